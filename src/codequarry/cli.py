@@ -1,0 +1,189 @@
+"""The `quarry` command. Thin: parse options, call the pipeline, render.
+
+Heavy modules (faiss, torch, tree-sitter) are imported inside the commands
+that need them, so `quarry --help` and a warm search start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from codequarry import __version__
+
+_repo_option = click.option(
+    "--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Repository root (default: the indexed repository containing the current directory).",
+)
+_index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="QUARRY_INDEX_DIR",
+    help="Where the index lives (default: <repo>/.quarry).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="quarry")
+def main() -> None:
+    """codequarry: semantic code search for people and AI agents."""
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--model", envvar="QUARRY_MODEL", help="Model preset, hub id or local folder (default: minilm).")
+@click.option("--slot", help="Index into this slot (default: the promoted one).")
+@click.option("--force", is_flag=True, help="Re-chunk and re-embed everything.")
+@click.option("--max-bytes", type=int, default=1_000_000, show_default=True, help="Skip files larger than this.")
+@click.option("--exclude", multiple=True, help="Extra gitignore-style pattern to skip (repeatable).")
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
+def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json) -> None:
+    """Index (or incrementally update) the repository at PATH."""
+    from codequarry.indexer import index_repository
+
+    stats = index_repository(path, model=model, slot=slot, force=force, index_dir=index_dir,
+                             progress=not as_json, max_bytes=max_bytes, exclude=exclude)
+    if as_json:
+        click.echo(json.dumps(stats.to_json(), indent=2))
+        return
+    from codequarry.render import print_stats
+
+    print_stats(stats)
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--lang", "langs", multiple=True, help="Only this language (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only this kind: function, method, class, … (repeatable).")
+@click.option("--path", "path_glob", help="Only files matching this glob, e.g. 'src/*.py'.")
+@click.option("--slot", help="Search this slot (default: the promoted one).")
+@_repo_option
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="JSON list of results, best first.")
+def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, as_json) -> None:
+    """Search the index for QUERY (words or an identifier)."""
+    from codequarry.search.searcher import Searcher
+
+    text = " ".join(query)
+    searcher = Searcher.open(repo, slot=slot, index_dir=index_dir)
+    for w in searcher.warnings:
+        click.echo(f"quarry: warning: {w}", err=True)
+    results = searcher.search(text, k, mode, langs=langs, kinds=kinds, path=path_glob)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+        return
+    from codequarry.render import print_results
+
+    print_results(results, text)
+
+
+@main.group()
+def slot() -> None:
+    """Side-by-side indexes of one repository, one per model."""
+
+
+def _open_db(repo, index_dir, create=False):
+    from codequarry.search.searcher import find_repo_root
+    from codequarry.store.db import IndexDB, index_dir_for
+
+    if index_dir is None:
+        root = Path(repo).resolve() if repo else None
+        if root is None or not (root / ".quarry").exists():
+            root = find_repo_root(root or Path.cwd()) if not create else (root or Path.cwd())
+        index_dir = index_dir_for(root)
+    return IndexDB(index_dir, create=create)
+
+
+@slot.command("create")
+@click.argument("name")
+@click.option("--model", required=True, help="Model preset, hub id or local folder.")
+@_repo_option
+@_index_dir_option
+def slot_create(name, model, repo, index_dir) -> None:
+    """Create slot NAME using MODEL; fill it with 'quarry index --slot NAME'."""
+    from codequarry.embed.presets import resolve_model
+
+    db = _open_db(repo, index_dir, create=True)
+    db.create_slot(name, resolve_model(model).name)
+    click.echo(f"created slot '{name}' ({resolve_model(model).name}); run: quarry index --slot {name}")
+
+
+@slot.command("list")
+@_repo_option
+@_index_dir_option
+@click.option("--json", "as_json", is_flag=True)
+def slot_list(repo, index_dir, as_json) -> None:
+    """List slots; the promoted one is marked with *."""
+    db = _open_db(repo, index_dir)
+    slots = db.slots()
+    current = db.chunks_generation
+    for s in slots:
+        s["stale"] = s["chunks_generation"] != current
+    if as_json:
+        click.echo(json.dumps(slots, indent=2))
+        return
+    for s in slots:
+        mark = "*" if s["default"] else " "
+        state = "stale: run quarry index --slot " + s["name"] if s["stale"] else "up to date"
+        click.echo(f"{mark} {s['name']:<16} {s['model']:<24} dim={s['dim']}  {state}")
+
+
+@slot.command("promote")
+@click.argument("name")
+@_repo_option
+@_index_dir_option
+def slot_promote(name, repo, index_dir) -> None:
+    """Make NAME the slot searches use by default (atomic)."""
+    _open_db(repo, index_dir).promote(name)
+    click.echo(f"slot '{name}' is now the default")
+
+
+@slot.command("remove")
+@click.argument("name")
+@_repo_option
+@_index_dir_option
+def slot_remove(name, repo, index_dir) -> None:
+    """Remove slot NAME and its vectors (not the promoted slot)."""
+    from codequarry.store import vectors
+    from codequarry.errors import UserInputError
+
+    db = _open_db(repo, index_dir)
+    if db.slot(name) is None:
+        raise UserInputError(f"no slot named '{name}'")
+    if db.default_slot() == name:
+        raise UserInputError(f"slot '{name}' is the default; promote another slot first")
+    with db.transaction():
+        db.conn.execute("DELETE FROM slots WHERE name = ?", (name,))
+    vectors.remove_stale(db.folder, name, keep_generation=-1)
+    click.echo(f"removed slot '{name}'")
+
+
+@main.command()
+def models() -> None:
+    """List model presets."""
+    from codequarry.embed.presets import PRESETS
+
+    for p in PRESETS.values():
+        click.echo(f"{p.name:<12} {p.source:<40} dim={p.dim:<5} {'offline' if p.offline else 'hub':<8} {p.description}")
+
+
+def _register_optional() -> None:
+    # Feature commands live next to their feature; each module keeps its heavy imports lazy.
+    import importlib
+
+    for module, attr in (("codequarry.eval.command", "eval_command"),):
+        try:
+            main.add_command(getattr(importlib.import_module(module), attr))
+        except ImportError:
+            pass
+
+
+_register_optional()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Human-readable terminal output (JSON output is SearchResult.to_json)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.text import Text
+
+from codequarry.domain import SearchResult
+from codequarry.search.tokens import tokenize
+
+SNIPPET_LINES = 8
+_LEXERS = {"shell": "bash", "cpp": "cpp", "tsx": "tsx", "sql": "sql", "markdown": "markdown"}
+
+
+def print_results(results: list[SearchResult], query: str, console: Console | None = None) -> None:
+    console = console or Console()
+    if not results:
+        console.print("no results")
+        return
+    terms = set(tokenize(query))
+    for rank, r in enumerate(results, 1):
+        c = r.chunk
+        head = Text()
+        head.append(f"{rank:>2}. ", style="dim")
+        head.append(f"{c.file}:{c.line_start}-{c.line_end}", style="bold cyan")
+        head.append(f"  {c.qualname}", style="bold")
+        head.append(f"  [{c.kind}, {c.language}]  {r.score:.3f}", style="dim")
+        console.print(head)
+        lines = c.code.splitlines()
+        snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n…" if len(lines) > SNIPPET_LINES else "")
+        syntax = Syntax(snippet, _LEXERS.get(c.language, c.language), line_numbers=True,
+                        start_line=c.line_start, word_wrap=False, theme="ansi_dark")
+        for n, line in enumerate(snippet.splitlines(), 1):
+            if terms & set(tokenize(line)):
+                syntax.stylize_range("reverse", (n, 0), (n, len(line)))
+                break
+        console.print(syntax)
+        console.print()
+
+
+def print_stats(stats, console: Console | None = None) -> None:
+    console = console or Console()
+    s = stats
+    skipped = ", ".join(f"{v} {k}" for k, v in s.skipped.items()) or "none"
+    console.print(
+        f"indexed [bold]{s.repo}[/] into slot '{s.slot}' ({s.model}) in {s.seconds:.1f}s\n"
+        f"  files: {s.files_seen} seen, {s.files_parsed} parsed, {s.files_unchanged} unchanged, "
+        f"{s.files_removed} removed; skipped: {skipped}\n"
+        f"  chunks: {s.chunks} in index, {s.chunks_new} new; embedded {s.embedded}, reused {s.reused}"
+    )

@@ -1,0 +1,1 @@
+"""Search stage: lexical and dense legs, fusion and ranking rules, the Searcher."""

@@ -1,0 +1,121 @@
+"""The Searcher: one open index slot, answering queries with either leg or both."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codequarry.domain import SearchResult
+from codequarry.embed.encoder import Encoder, load_encoder
+from codequarry.errors import IndexMissingError, UserInputError
+from codequarry.search import fusion, lexical, rules
+from codequarry.store import vectors
+from codequarry.store.db import DB_NAME, IndexDB, index_dir_for
+
+MODES = ("hybrid", "dense", "lexical")
+# Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
+CANDIDATES = 100
+
+
+def find_repo_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding an index (or a .git)."""
+    start = start.resolve()
+    if not start.exists():
+        raise UserInputError(f"no such directory: {start}")
+    for d in (start, *start.parents):
+        if (d / ".quarry" / DB_NAME).exists():
+            return d
+    raise IndexMissingError(f"no codequarry index in {start} or its parents; run 'quarry index' there first")
+
+
+class Searcher:
+    def __init__(self, db: IndexDB, slot: str, encoder: Encoder | None = None) -> None:
+        self.db = db
+        info = db.slot(slot)
+        if info is None:
+            names = ", ".join(s["name"] for s in db.slots()) or "none"
+            raise UserInputError(f"no slot named '{slot}' (slots: {names})")
+        if info["generation"] == 0:
+            raise UserInputError(f"slot '{slot}' is empty; run 'quarry index --slot {slot}'")
+        self.slot = info
+        self._encoder = encoder
+        self._index = None
+        self.warnings: list[str] = []
+        if info["chunks_generation"] != db.chunks_generation:
+            self.warnings.append(
+                f"slot '{slot}' is behind the chunk index; run 'quarry index --slot {slot}' to refresh its vectors"
+            )
+
+    @classmethod
+    def open(cls, repo: Path | None = None, *, slot: str | None = None, index_dir: Path | None = None,
+             encoder: Encoder | None = None) -> "Searcher":
+        if index_dir is None and not os.environ.get("QUARRY_INDEX_DIR"):
+            repo = find_repo_root(Path(repo) if repo else Path.cwd())
+        folder = index_dir_for(Path(repo) if repo else Path.cwd(), index_dir)
+        db = IndexDB(folder)
+        return cls(db, slot or db.default_slot(), encoder)
+
+    @property
+    def config(self) -> dict:
+        return {"slot": self.slot["name"], "model": self.slot["model"], "dim": self.slot["dim"],
+                "weights": fusion.DEFAULT_WEIGHTS, "rules": rules.DEFAULT_RULES}
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.slot["model"])
+        return self._encoder
+
+    @property
+    def index(self):
+        if self._index is None:
+            self._index = vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]))
+        return self._index
+
+    def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        if self.index.ntotal == 0:
+            return {}
+        q = self.encoder.encode_queries([query])
+        scores, ids = vectors.search(self.index, q, n, allowed)
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+
+    def lexical(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        if allowed is None:
+            return dict(lexical.search(self.db.conn, query, n))
+        keep = set(allowed.tolist())
+        hits = lexical.search(self.db.conn, query, max(n * 20, 2000))
+        return dict([(i, s) for i, s in hits if i in keep][:n])
+
+    def search(
+        self, query: str, k: int = 10, mode: str = "hybrid", *, langs=(), kinds=(), path: str | None = None,
+        weights: fusion.FusionWeights | None = None, rule_weights: rules.RuleWeights | None = None,
+    ) -> list[SearchResult]:
+        if mode not in MODES:
+            raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+        if not query.strip():
+            raise UserInputError("empty query")
+        if k < 1:
+            raise UserInputError("-k must be at least 1")
+        allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
+        n = max(CANDIDATES, k)
+        dense = self.dense(query, n, allowed) if mode in ("dense", "hybrid") else {}
+        lex = self.lexical(query, n, allowed) if mode in ("lexical", "hybrid") else {}
+        chunks = self.db.chunks_by_id(dense.keys() | lex.keys())
+        if mode == "dense":
+            scores = dense
+        elif mode == "lexical":
+            scores = lex
+        else:
+            names = {i: (c.name, c.qualname) for i, c in chunks.items()}
+            scores = fusion.fuse(query, dense, lex, names, weights or fusion.DEFAULT_WEIGHTS)
+            scores = rules.apply_rules(scores, chunks, rule_weights or rules.DEFAULT_RULES)
+        results = []
+        for i, s in fusion.top(scores, k):
+            sources = {leg: d[i] for leg, d in (("dense", dense), ("lexical", lex)) if i in d}
+            results.append(SearchResult(chunks[i], s, sources))
+        return results
+
+    def close(self) -> None:
+        self.db.close()

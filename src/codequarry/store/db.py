@@ -1,0 +1,297 @@
+"""The index database: schema, migrations, and every query the pipeline runs.
+
+One SQLite file in WAL mode, so a search can read while an index run writes,
+and a run killed at any point leaves the last committed index intact.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from codequarry.domain import Chunk
+from codequarry.errors import CorruptIndexError, IndexMismatchError, IndexMissingError, UserInputError
+from codequarry.store.migrations import MIGRATIONS
+
+FORMAT = "codequarry-index"
+DB_NAME = "index.db"
+DEFAULT_SLOT = "default"
+
+_CHUNK_COLS = (
+    "c.id, f.path, c.language, c.kind, c.name, c.qualname, c.signature, c.doc, c.parent, "
+    "c.line_start, c.line_end, c.code"
+)
+
+
+def index_dir_for(repo: Path, override: Path | None = None) -> Path:
+    if override is not None:
+        return Path(override)
+    env = os.environ.get("QUARRY_INDEX_DIR")
+    return Path(env) if env else repo / ".quarry"
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def row_to_chunk(row) -> Chunk:
+    return Chunk(
+        file=row[1], language=row[2], kind=row[3], name=row[4], qualname=row[5], signature=row[6],
+        doc=row[7], parent=row[8], line_start=row[9], line_end=row[10], code=row[11],
+    )
+
+
+class IndexDB:
+    """A handle on one index folder. `create=True` makes it if missing."""
+
+    def __init__(self, folder: Path, *, create: bool = False, readonly: bool = False) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / DB_NAME
+        if not self.path.exists():
+            if not create:
+                raise IndexMissingError(
+                    f"no index at {self.folder}; run 'quarry index' in the repository first"
+                )
+            self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+            self._check_and_migrate(create=create, readonly=readonly)
+        except sqlite3.DatabaseError as exc:
+            raise CorruptIndexError(f"{self.path} is not a readable codequarry index ({exc})") from exc
+
+    # -- schema -----------------------------------------------------------------------------
+    def _check_and_migrate(self, *, create: bool, readonly: bool) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "_migrations" not in tables:
+            raise IndexMismatchError(f"{self.path} is a SQLite file but not a codequarry index")
+        if not tables:
+            if readonly or not create:
+                raise IndexMissingError(f"no index at {self.folder}; run 'quarry index' first")
+            self.conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+        known = [name for name, _ in MIGRATIONS]
+        unknown = done - set(known)
+        if unknown:
+            raise IndexMismatchError(
+                f"index was written by a newer codequarry (migration {sorted(unknown)[-1]}); upgrade codequarry"
+            )
+        pending = [(n, sql) for n, sql in MIGRATIONS if n not in done]
+        if pending and readonly:
+            raise IndexMismatchError("index needs a schema upgrade; run 'quarry index' once")
+        for name, sql in pending:
+            with self.transaction():
+                for stmt in _statements(sql):
+                    self.conn.execute(stmt)
+                self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
+        if not tables:
+            with self.transaction():
+                self.set_meta("format", FORMAT)
+        if self.get_meta("format") != FORMAT:
+            raise IndexMismatchError(f"{self.path} is not a codequarry index")
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        self.conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    @property
+    def chunks_generation(self) -> int:
+        return int(self.get_meta("chunks_generation", "0"))
+
+    # -- files and chunks -------------------------------------------------------------------
+    def files(self) -> dict[str, tuple[int, int, int, str]]:
+        """path → (id, size, mtime_ns, hash)."""
+        return {
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in self.conn.execute("SELECT path, id, size, mtime_ns, hash FROM files")
+        }
+
+    def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
+        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+
+    def delete_file(self, file_id: int) -> None:
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))]
+        self.conn.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in ids])
+        self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def add_file(
+        self, path: str, language: str | None, size: int, mtime_ns: int, hash_: str,
+        chunks: list[Chunk], text_hashes: list[str], lexical_rows: list[tuple[str, str]],
+    ) -> None:
+        cur = self.conn.execute(
+            "INSERT INTO files (path, language, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)",
+            (path, language, size, mtime_ns, hash_),
+        )
+        file_id = cur.lastrowid
+        for chunk, th, (names, body) in zip(chunks, text_hashes, lexical_rows):
+            cid = self.conn.execute(
+                "INSERT INTO chunks (file_id, language, kind, name, qualname, signature, doc, parent, "
+                "line_start, line_end, code, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (file_id, chunk.language, chunk.kind, chunk.name, chunk.qualname, chunk.signature,
+                 chunk.doc, chunk.parent, chunk.line_start, chunk.line_end, chunk.code, th),
+            ).lastrowid
+            self.conn.executemany("INSERT INTO calls VALUES (?, ?)", [(cid, c) for c in chunk.calls])
+            self.conn.execute("INSERT INTO lexical (rowid, names, body) VALUES (?, ?, ?)", (cid, names, body))
+
+    def chunk_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def file_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM files").fetchone()[0]
+
+    def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
+        ids = list(ids)
+        out: dict[int, Chunk] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(
+                f"SELECT {_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+                part,
+            ):
+                out[row[0]] = row_to_chunk(row)
+        return out
+
+    def iter_chunks(self) -> Iterator[tuple[int, Chunk]]:
+        for row in self.conn.execute(f"SELECT {_CHUNK_COLS} FROM chunks c JOIN files f ON f.id = c.file_id ORDER BY c.id"):
+            yield row[0], row_to_chunk(row)
+
+    def calls_of(self, chunk_id: int) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT callee FROM calls WHERE chunk_id = ?", (chunk_id,))]
+
+    def filter_ids(self, *, langs=(), kinds=(), path_glob: str | None = None) -> np.ndarray | None:
+        """Ids of chunks passing the filters, or None when there are no filters."""
+        where, args = [], []
+        if langs:
+            where.append(f"c.language IN ({','.join('?' * len(langs))})")
+            args.extend(langs)
+        if kinds:
+            where.append(f"c.kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if path_glob:
+            where.append("(f.path GLOB ? OR f.path GLOB ?)")
+            args.extend([path_glob, f"*/{path_glob}" if not path_glob.startswith("*") else path_glob])
+        if not where:
+            return None
+        rows = self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {' AND '.join(where)}", args
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    # -- embeddings cache -------------------------------------------------------------------
+    def missing_embeddings(self, model: str, text_hashes: Iterable[str]) -> set[str]:
+        wanted = set(text_hashes)
+        have: set[str] = set()
+        hashes = list(wanted)
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            marks = ",".join("?" * len(part))
+            have.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT text_hash FROM embeddings WHERE model = ? AND text_hash IN ({marks})", [model, *part]
+                )
+            )
+        return wanted - have
+
+    def put_embeddings(self, model: str, text_hashes: list[str], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                [(model, h, v.tobytes()) for h, v in zip(text_hashes, vectors)],
+            )
+
+    def slot_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, vectors) of every chunk that has an embedding under `model`."""
+        rows = self.conn.execute(
+            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash "
+            "ORDER BY c.id",
+            (model,),
+        ).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vecs
+
+    def all_text_hashes(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT text_hash FROM chunks")]
+
+    # -- slots ------------------------------------------------------------------------------
+    def slots(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT name, model, dim, generation, chunks_generation, created FROM slots ORDER BY created, name"
+        ).fetchall()
+        default = self.default_slot()
+        return [
+            dict(name=r[0], model=r[1], dim=r[2], generation=r[3], chunks_generation=r[4], created=r[5],
+                 default=r[0] == default)
+            for r in rows
+        ]
+
+    def slot(self, name: str) -> dict | None:
+        return next((s for s in self.slots() if s["name"] == name), None)
+
+    def default_slot(self) -> str:
+        return self.get_meta("default_slot", DEFAULT_SLOT)
+
+    def create_slot(self, name: str, model: str) -> None:
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise UserInputError(f"slot name '{name}' must be letters, digits, '-' or '_'")
+        if self.slot(name):
+            raise UserInputError(f"slot '{name}' already exists")
+        with self.transaction():
+            self.conn.execute("INSERT INTO slots (name, model, created) VALUES (?, ?, ?)", (name, model, now()))
+
+    def update_slot(self, name: str, *, dim: int, generation: int, chunks_generation: int) -> None:
+        self.conn.execute(
+            "UPDATE slots SET dim = ?, generation = ?, chunks_generation = ? WHERE name = ?",
+            (dim, generation, chunks_generation, name),
+        )
+
+    def promote(self, name: str) -> None:
+        if not self.slot(name):
+            raise UserInputError(f"no slot named '{name}'")
+        with self.transaction():
+            self.set_meta("default_slot", name)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def _statements(sql: str) -> list[str]:
+    # The migrations hold no semicolons inside literals, so a split is safe.
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]

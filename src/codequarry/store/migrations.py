@@ -1,0 +1,57 @@
+"""Named, append-only schema migrations. Never edit one that has shipped: add another."""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            language TEXT,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+            language TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            qualname TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            parent TEXT NOT NULL,
+            line_start INTEGER NOT NULL,
+            line_end INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            text_hash TEXT NOT NULL
+        );
+        CREATE INDEX chunks_file ON chunks(file_id);
+        CREATE INDEX chunks_name ON chunks(name COLLATE NOCASE);
+        CREATE TABLE calls (
+            chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            callee TEXT NOT NULL
+        );
+        CREATE INDEX calls_chunk ON calls(chunk_id);
+        CREATE INDEX calls_callee ON calls(callee);
+        -- rowid = chunks.id; text is pre-tokenised (identifier-split) by search.tokens.
+        CREATE VIRTUAL TABLE lexical USING fts5(names, body, tokenize = "unicode61 tokenchars '_'");
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        ) WITHOUT ROWID;
+        CREATE TABLE slots (
+            name TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            dim INTEGER,
+            generation INTEGER NOT NULL DEFAULT 0,
+            chunks_generation INTEGER NOT NULL DEFAULT -1,
+            created TEXT NOT NULL
+        );
+        """,
+    ),
+]

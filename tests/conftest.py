@@ -1,0 +1,83 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the user's cache or a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("QUARRY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("QUARRY_INDEX_DIR", raising=False)
+    monkeypatch.delenv("QUARRY_MODEL", raising=False)
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content)
+    return root
+
+
+SAMPLE_REPO = {
+    "store.py": '''"""Persistence for uploads."""
+
+MAX_RETRIES = 5
+
+
+class UploadStore:
+    """Keeps uploaded blobs on disk."""
+
+    def open(self, path):
+        """Open the store at path."""
+        return open(path, "rb")
+
+    def retry_failed_uploads(self, queue):
+        """Retry every upload that failed, up to MAX_RETRIES times."""
+        for item in queue:
+            self.upload(item)
+
+    def upload(self, item):
+        return item
+''',
+    "net/http_client.go": '''package net
+
+// ParseHTTPHeader splits a raw header line into its name and value.
+func ParseHTTPHeader(line string) (string, string) {
+\treturn line, ""
+}
+''',
+    "web/app.js": '''// Render the login form and wire its submit button.
+function renderLoginForm(root) {
+  const form = document.createElement("form");
+  root.appendChild(form);
+  return form;
+}
+''',
+    "tests/test_store.py": '''def test_open():
+    assert UploadStore().open("x")
+''',
+    "README.md": "# Demo\n\nA demo repository for tests.\n\n## Uploads\n\nFailed uploads are retried.\n",
+}
+
+
+@pytest.fixture
+def sample_repo(tmp_path) -> Path:
+    return write_tree(tmp_path / "repo", SAMPLE_REPO)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "codequarry.cli", *args], cwd=cwd, env=full_env,
+        capture_output=True, text=True, timeout=120,
+    )

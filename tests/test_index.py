@@ -1,0 +1,144 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codequarry.errors import CorruptIndexError, IndexMismatchError, IndexMissingError
+from codequarry.indexer import index_repository
+from codequarry.search.searcher import Searcher
+from codequarry.store.db import IndexDB
+
+
+def test_full_then_noop_then_one_file_edit(sample_repo):
+    first = index_repository(sample_repo, model="hash")
+    assert first.files_parsed == 5 and first.files_unchanged == 0
+    assert first.chunks > 8 and first.embedded == first.chunks_new
+    assert (sample_repo / ".quarry" / "index.db").exists()
+
+    again = index_repository(sample_repo, model="hash")
+    assert (again.files_parsed, again.embedded, again.files_unchanged) == (0, 0, 5)
+    assert again.chunks == first.chunks
+
+    src = sample_repo / "store.py"
+    src.write_text(src.read_text().replace("return item", "return item.strip()"))
+    edited = index_repository(sample_repo, model="hash")
+    assert edited.files_parsed == 1
+    # Only the edited method's text is new; the file's other chunks reuse their vectors.
+    assert 1 <= edited.embedded < edited.chunks_new
+    assert edited.reused >= edited.chunks_new - edited.embedded
+
+
+def test_touch_without_change_embeds_nothing(sample_repo):
+    index_repository(sample_repo, model="hash")
+    os.utime(sample_repo / "store.py", ns=(1, 1))
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.files_parsed == 0 and stats.embedded == 0 and stats.files_unchanged == 5
+
+
+def test_deleted_and_ignored_files_leave_the_index(sample_repo):
+    index_repository(sample_repo, model="hash")
+    (sample_repo / "web" / "app.js").unlink()
+    (sample_repo / ".gitignore").write_text("tests/\n")
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.files_removed == 2
+    s = Searcher.open(sample_repo)
+    files = {r.chunk.file for r in s.search("render login form", k=50, mode="lexical")}
+    assert "web/app.js" not in files and not any(f.startswith("tests/") for f in files)
+
+
+def test_stats_report_skips_with_reasons(sample_repo):
+    (sample_repo / "blob.py").write_bytes(b"\x00\x01\x02")
+    (sample_repo / "huge.py").write_text("x = 1\n" * 400_000)
+    (sample_repo / "notes.xyz").write_text("unsupported\n")
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.skipped == {"binary": 1, "too large": 1, "unsupported type": 1}
+
+
+def test_model_mismatch_is_refused(sample_repo):
+    index_repository(sample_repo, model="hash")
+    with pytest.raises(IndexMismatchError, match="built with model 'hash'"):
+        index_repository(sample_repo, model="minilm")
+
+
+def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo, monkeypatch):
+    from codequarry.embed.encoder import HashingEncoder
+
+    index_repository(sample_repo, model="hash")
+    before = [r.chunk.qualname for r in Searcher.open(sample_repo).search("upload", k=5, mode="lexical")]
+
+    (sample_repo / "extra.py").write_text("".join(f"def extra_{i}():\n    return {i}\n\n" for i in range(600)))
+    calls = []
+
+    class Dying(HashingEncoder):
+        def encode_passages(self, texts, progress=None):
+            calls.append(len(texts))
+            if len(calls) > 1:
+                raise KeyboardInterrupt  # the user hits ^C in the second batch
+            return super().encode_passages(texts, progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        index_repository(sample_repo, encoder=Dying())
+    s = Searcher.open(sample_repo)
+    assert [r.chunk.qualname for r in s.search("upload", k=5, mode="lexical")] == before
+    assert all(r.chunk.file != "extra.py" for r in s.search("extra_7", k=5, mode="lexical"))
+    resumed = index_repository(sample_repo, model="hash")
+    assert resumed.reused >= 256  # the first batch was committed before the interrupt
+    assert Searcher.open(sample_repo).search("extra_7", k=1, mode="lexical")[0].chunk.name == "extra_7"
+
+
+KILL_SCRIPT = r"""
+import sys, time
+from codequarry.embed.encoder import HashingEncoder
+from codequarry.indexer import index_repository
+
+class Slow(HashingEncoder):
+    def encode_passages(self, texts, progress=None):
+        print("embedding", flush=True)
+        time.sleep(0.5)
+        return super().encode_passages(texts, progress)
+
+index_repository(sys.argv[1], encoder=Slow())
+"""
+
+
+def test_kill_9_mid_index_leaves_previous_index_usable(sample_repo):
+    index_repository(sample_repo, model="hash")
+    (sample_repo / "extra.py").write_text("".join(f"def extra_{i}():\n    return {i}\n\n" for i in range(2000)))
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(sample_repo)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "embedding"
+    time.sleep(0.8)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    s = Searcher.open(sample_repo)
+    assert s.search("retry failed uploads", k=1)[0].chunk.name == "retry_failed_uploads"
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.files_parsed == 1 and stats.reused > 0
+
+
+def test_corrupt_and_foreign_indexes_are_refused(sample_repo, tmp_path):
+    with pytest.raises(IndexMissingError):
+        Searcher.open(sample_repo)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "index.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CorruptIndexError):
+        IndexDB(garbage)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    sqlite3.connect(foreign / "index.db").execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(IndexMismatchError):
+        IndexDB(foreign)
+
+
+def test_missing_vector_file_is_a_clear_error(sample_repo):
+    index_repository(sample_repo, model="hash")
+    for p in (sample_repo / ".quarry").glob("vectors-*.faiss"):
+        p.unlink()
+    with pytest.raises(CorruptIndexError, match="--force"):
+        Searcher.open(sample_repo).search("upload", mode="dense")
+    index_repository(sample_repo, model="hash", force=True)
+    assert Searcher.open(sample_repo).search("upload", mode="dense")

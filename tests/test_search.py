@@ -1,0 +1,47 @@
+import pytest
+
+from codequarry.errors import UserInputError
+from codequarry.indexer import index_repository
+from codequarry.search.searcher import Searcher
+
+
+@pytest.fixture
+def searcher(sample_repo):
+    index_repository(sample_repo, model="hash")
+    return Searcher.open(sample_repo)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_identifier_query_finds_the_definition_first(searcher, mode):
+    top = searcher.search("ParseHTTPHeader", k=3, mode=mode)[0].chunk
+    assert (top.file, top.name, top.language) == ("net/http_client.go", "ParseHTTPHeader", "go")
+
+
+def test_split_identifier_words_match(searcher):
+    # "parse http header" only matches ParseHTTPHeader through identifier splitting.
+    assert searcher.search("parse http header", k=1, mode="lexical")[0].chunk.name == "ParseHTTPHeader"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_words_query(searcher, mode):
+    top = searcher.search("retry failed uploads", k=3, mode=mode)[0].chunk
+    assert top.qualname == "UploadStore.retry_failed_uploads"
+
+
+def test_filters(searcher):
+    assert {r.chunk.language for r in searcher.search("form header upload", k=20, langs=["go"])} == {"go"}
+    assert {r.chunk.kind for r in searcher.search("upload", k=20, kinds=["method"])} == {"method"}
+    assert {r.chunk.file for r in searcher.search("form", k=20, path="web/*")} == {"web/app.js"}
+    assert searcher.search("upload", k=20, langs=["rust"]) == []
+
+
+def test_results_are_ranked_and_k_is_respected(searcher):
+    results = searcher.search("upload", k=2)
+    assert len(results) == 2 and results[0].score >= results[1].score
+
+
+def test_bad_search_input(searcher):
+    with pytest.raises(UserInputError):
+        searcher.search("   ")
+    with pytest.raises(UserInputError):
+        searcher.search("x", mode="fuzzy")
