@@ -1,0 +1,269 @@
+"""Find the definitions in a parsed file: one walker driven by the tables in specs.py.
+
+A definition's line range covers its leading doc comment, attributes and
+decorators as well as the node itself, so `code` reads the way a developer
+sees it in the file. Definitions inside function bodies (closures, local
+classes) are part of their function, not definitions of their own.
+
+Tree-sitter recovers from syntax errors locally, so definitions it still
+recognises in a damaged file are kept (their ranges are real); whatever it
+could not make sense of is left for line windows.
+
+Every call in the file is recorded with its position; the caller decides
+which chunk owns it. A call is its callee's bare name (`obj.bar()` → bar,
+`new Foo()` → Foo, `Foo::new()` → new, a shell command's name); Rust macro
+invocations are not calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from tree_sitter import Node
+
+from .languages import parser_for
+from .specs import SPECS, LangSpec, Rule, strip_generics, text
+
+MAX_SIGNATURE = 200
+
+# Children at the top of a definition that come before what a signature should show.
+_DECORATIONS = frozenset({"decorator", "attribute_item", "attribute", "marker_annotation", "annotation",
+                          "attribute_list"})
+# Things a name never contains (destructuring patterns, strings, broken parses).
+_BAD_NAME = re.compile(r"[{}();,\"'`\s]")
+_CALLEE_FIELDS = ("name", "property", "field", "attribute", "method", "function", "constructor", "type")
+_IDENTIFIER = re.compile(r"^[^\W\d][\w$-]*[?!]?$")
+_NAMELIKE = re.compile(r"identifier|name$|^word$|^constant$")
+
+
+@dataclass(slots=True)
+class Definition:
+    language: str
+    kind: str
+    name: str
+    qualname: str
+    start: int  # 1-based, inclusive; first line of leading comments/decorators
+    end: int
+    signature: str = ""
+    doc: str = ""
+    container: bool = False  # its chunk may shrink to a skeleton when long
+
+
+@dataclass(slots=True)
+class Extraction:
+    definitions: list[Definition] = field(default_factory=list)
+    # (line, column, callee): the position of the callee's name, so sorting gives reading order.
+    calls: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def shifted(self, lines: int) -> Extraction:
+        """The same findings `lines` further down (code embedded in another file)."""
+        for d in self.definitions:
+            d.start += lines
+            d.end += lines
+        self.calls = [(line + lines, col, name) for line, col, name in self.calls]
+        return self
+
+
+class _Scope(NamedTuple):
+    parts: tuple[str, ...] = ()
+    methods: bool = False
+    constants: bool = True
+
+
+def extract(lang: str, source: str) -> Extraction:
+    """Definitions and calls of `source`, a whole file in `lang` (a tree-sitter language)."""
+    spec = SPECS[lang]
+    data = source.encode("utf-8", "replace")
+    root = parser_for(lang).parse(data).root_node
+    out = Extraction()
+    stack: list[tuple[Node, _Scope, bool]] = [(root, _Scope(), True)]
+    while stack:
+        node, scope, allowed = stack.pop()
+        ntype = node.type
+        if ntype in spec.calls:
+            callee = _callee(node, spec.calls[ntype])
+            if callee is not None:
+                row, col = callee.start_point
+                out.calls.append((row + 1, col, text(callee)))
+        rule = spec.rules.get(ntype) if allowed else None
+        inner = None
+        if rule is not None:
+            inner = _define(node, rule, scope, spec, lang, data, out.definitions)
+        if inner is not None:
+            scope, allowed = inner
+        elif ntype in spec.opaque:
+            allowed = False
+        stack.extend((child, scope, allowed) for child in reversed(node.named_children))
+    return out
+
+
+def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, data: bytes,
+            found: list[Definition]) -> tuple[_Scope, bool] | None:
+    """Record `node` if it is a definition; return the scope and permission for its children."""
+    kind = rule.kind(node) if callable(rule.kind) else rule.kind
+    if kind is None or (kind == "constant" and not scope.constants):
+        return None
+    if rule.needs_body and node.child_by_field_name("body") is None:
+        return None
+    raw = rule.name(node)
+    if not raw or (_BAD_NAME.search(raw) and not raw.startswith("operator")):
+        return None
+    # Qualified declarations (`HnswIndex::build`, Ruby `Foo::Bar`) carry their own scope.
+    parts = [strip_generics(p) or p for p in raw.split("::")]
+    name = parts[-1]
+    qualifier = tuple(p for p in parts[:-1] if p)
+    if rule.qualifier is not None and (q := rule.qualifier(node)):
+        qualifier += (q,)
+    if kind == "function" and (scope.methods or qualifier):
+        kind = "method"
+    path = scope.parts + qualifier + (name,)
+    if rule.container:
+        inner = (_Scope(path, rule.holds_methods, rule.holds_constants), True)
+    else:
+        inner = (scope, False)
+    if not rule.emit:
+        return inner
+    label = rule.label(node, name) if rule.label is not None else None
+    qualname = spec.sep.join(scope.parts + qualifier + (label,)) if label else spec.sep.join(path)
+    outer = _outermost(node, spec)
+    leading = _leading(outer, spec)
+    comments = [c for c in leading if c.type in spec.comments]
+    doc = _docstring(node) if spec.docstrings else ""
+    found.append(Definition(
+        language=lang,
+        kind=kind,
+        name=name,
+        qualname=qualname,
+        start=(leading[0] if leading else outer).start_point[0] + 1,
+        end=last_line(outer),
+        signature=_signature(outer, _body(node, rule), data, spec),
+        doc=doc or clean_comments([text(c) for c in comments]),
+        container=rule.container,
+    ))
+    return inner
+
+
+def last_line(node: Node) -> int:
+    """1-based last line of `node`; a node that swallowed its newline ends on the line before."""
+    row, col = node.end_point
+    return row if col == 0 and row > node.start_point[0] else row + 1
+
+
+def _outermost(node: Node, spec: LangSpec) -> Node:
+    """Climb through wrappers (`export`, decorators, one-spec `const (...)`) that belong to `node`."""
+    outer = node
+    while (parent := outer.parent) is not None and parent.type in spec.wrappers:
+        if sum(1 for c in parent.named_children if c.type == outer.type) > 1:
+            break
+        outer = parent
+    return outer
+
+
+def _leading(outer: Node, spec: LangSpec) -> list[Node]:
+    """Comments and attributes stacked directly above `outer`, top first."""
+    belongs = spec.comments | spec.attributes
+    found: list[Node] = []
+    top = outer.start_point[0]
+    sib = outer.prev_named_sibling
+    while sib is not None and sib.type in belongs and last_line(sib) >= top:  # no blank line between
+        before = sib.prev_named_sibling
+        if before is not None and last_line(before) - 1 == sib.start_point[0]:
+            break  # a trailing comment of the statement before
+        if sib.type in spec.comments and re.match(r"\s*(//!|/\*!|#!)", text(sib)):
+            break  # inner docs describe the enclosing module, not what follows
+        found.append(sib)
+        top = sib.start_point[0]
+        sib = before
+    return found[::-1]
+
+
+def _body(node: Node, rule: Rule) -> Node | None:
+    if rule.body is None:
+        return None
+    if callable(rule.body):
+        return rule.body(node)
+    return node.child_by_field_name(rule.body)
+
+
+def _signature(outer: Node, body: Node | None, data: bytes, spec: LangSpec) -> str:
+    """The header of a definition, up to its body, on one line."""
+    start = outer.start_byte
+    for child in outer.children:
+        if child.type not in _DECORATIONS and child.type not in spec.comments:
+            break
+        start = child.end_byte
+    if body is not None and body.start_byte > start:
+        head = _without_comments(outer, start, body.start_byte, data, spec)
+    else:  # no body to stop at: the first line says enough
+        head = data[start:outer.end_byte].decode("utf-8", "replace").strip().split("\n", 1)[0]
+    head = " ".join(head.split()).rstrip("{\\ ")
+    return head[:MAX_SIGNATURE]
+
+
+def _without_comments(outer: Node, start: int, end: int, data: bytes, spec: LangSpec) -> str:
+    """`data[start:end]` minus the comments inside it (`def f(x):  # note`)."""
+    pieces, at = [], start
+    stack = [outer]
+    while stack:
+        node = stack.pop()
+        if node.start_byte >= end or node.end_byte <= at:
+            continue
+        if node.type in spec.comments:
+            pieces.append(data[at:node.start_byte])
+            at = node.end_byte
+            continue
+        stack.extend(reversed(node.children))
+    pieces.append(data[at:end])
+    return b" ".join(pieces).decode("utf-8", "replace")
+
+
+_STRING = re.compile(r"^[rRuUbBfF]*(\"\"\"|'''|\"|')(.*)\1$", re.S)
+
+
+def _docstring(node: Node) -> str:
+    body = node.child_by_field_name("body")
+    first = next((c for c in body.named_children if c.type != "comment"), None) if body is not None else None
+    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
+        return ""
+    string = first.named_children[0]
+    m = _STRING.match(text(string)) if string.type == "string" else None
+    return inspect.cleandoc(m.group(2)) if m else ""
+
+
+_LINE_MARKER = re.compile(r"^\s*(?:/{2,}!?|#+|--+)\s?")
+_BLOCK_LINE = re.compile(r"^\s*\*(?!/)\s?")
+
+
+def clean_comments(raw: list[str]) -> str:
+    """Comment text without its markers: `///`, `//`, `#`, `--`, `/** */` and leading `*`."""
+    lines: list[str] = []
+    for comment in raw:
+        comment = comment.strip()
+        if comment.startswith("/*"):
+            body = re.sub(r"^/\*+!?", "", comment)
+            body = re.sub(r"\*+/$", "", body)
+            lines.extend(_BLOCK_LINE.sub("", line) for line in body.split("\n"))
+        else:
+            lines.extend(_LINE_MARKER.sub("", line) for line in comment.split("\n"))
+    return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip()
+
+
+def _callee(node: Node, field_name: str | None) -> Node | None:
+    """The bare name of what a call invokes: `obj.bar()` → bar, `Foo::new()` → new."""
+    target = node.child_by_field_name(field_name) if field_name else node
+    for _ in range(8):  # callee expressions nest shallowly; stop on pathological ones
+        if target is None:
+            return None
+        kids = target.named_children
+        if not kids:
+            return target if _IDENTIFIER.match(text(target)) else None
+        nxt = next((c for f in _CALLEE_FIELDS if (c := target.child_by_field_name(f)) is not None), None)
+        if nxt is None:
+            named = [k for k in kids if _NAMELIKE.search(k.type)]
+            nxt = named[-1] if named else None
+        target = nxt
+    return None
