@@ -17,6 +17,7 @@ BATCH_SIZE = 32
 class SentenceTransformerEncoder:
     def __init__(self, preset: Preset) -> None:
         st = require("sentence_transformers", "models")
+        _quiet_transformers()
         source = preset.source
         if source.startswith("package:"):
             source = str(package_path(source))
@@ -30,7 +31,8 @@ class SentenceTransformerEncoder:
             ) from exc
         self.preset = preset
         self.name = preset.name
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.max_tokens = min(preset.max_tokens, int(self.model.max_seq_length or preset.max_tokens))
         self.model.max_seq_length = self.max_tokens
         self.tokenizer = self.model.tokenizer
@@ -59,3 +61,11 @@ class SentenceTransformerEncoder:
         return self._encode([self.preset.passage_prefix + t for t in texts], progress)
 
 
+
+
+def _quiet_transformers() -> None:
+    # Weight-loading bars and info logs are noise in a CLI that draws its own progress.
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()

@@ -1,0 +1,25 @@
+"""The one test that loads the packaged all-MiniLM-L6-v2 for real."""
+
+import numpy as np
+import pytest
+
+from codequarry.embed import load_encoder
+from codequarry.indexer import index_repository
+from codequarry.search.searcher import Searcher
+
+
+@pytest.mark.model
+def test_packaged_minilm_indexes_and_answers_in_words(sample_repo):
+    enc = load_encoder("minilm")
+    assert enc.dim == 384
+    q = enc.encode_queries(["read a file"])
+    p = enc.encode_passages(["def read_file(path):\n    return open(path).read()", "class Color(Enum): RED = 1"])
+    assert q.shape == (1, 384) and np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-5)
+    assert (p @ q.T)[0, 0] > (p @ q.T)[1, 0]
+
+    stats = index_repository(sample_repo, encoder=enc)
+    assert stats.model == "minilm" and stats.embedded == stats.chunks
+    results = Searcher.open(sample_repo, encoder=enc).search("give failed uploads another go", k=2, mode="dense")
+    # The README's "Uploads" section says the same in prose; either is a right answer, code must be there.
+    assert "retry_failed_uploads" in [r.chunk.name for r in results]
+    assert results[0].score > 0.4
