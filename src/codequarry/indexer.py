@@ -20,7 +20,7 @@ from codequarry.chunk import CHUNKER_VERSION, chunk_file, language_for
 from codequarry.domain import Chunk, content_hash
 from codequarry.embed.encoder import Encoder, load_encoder
 from codequarry.embed.presets import resolve_model
-from codequarry.embed.text import DEFAULT_TEXT_FORMAT, chunk_text
+from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import IndexMismatchError, UserInputError
 from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
@@ -52,6 +52,18 @@ class IndexStats:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    model: str | None
+    slot: str | None
+    force: bool
+    encoder: Encoder | None
+    progress: bool
+    max_bytes: int
+    exclude: tuple[str, ...]
+    text_format: str
+
+
 @dataclass(slots=True)
 class _Parsed:
     rel: str
@@ -74,17 +86,21 @@ def index_repository(
     progress: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     exclude: tuple[str, ...] = (),
+    text_format: str = DEFAULT_TEXT_FORMAT,
 ) -> IndexStats:
     started = time.perf_counter()
     repo = Path(repo).expanduser()
     if not repo.is_dir():
         raise UserInputError(f"not a directory: {repo}")
+    if text_format not in TEXT_FORMATS:
+        raise UserInputError(f"unknown text format '{text_format}' (choose from {', '.join(TEXT_FORMATS)})")
     repo = repo.resolve()
     folder = index_dir_for(repo, index_dir)
     db = IndexDB(folder, create=True)
     try:
         with _exclusive(folder):
-            stats = _run(db, repo, folder, model, slot, force, encoder, progress, max_bytes, tuple(exclude))
+            opts = _Options(model, slot, force, encoder, progress, max_bytes, tuple(exclude), text_format)
+            stats = _run(db, repo, folder, opts)
     finally:
         db.close()
     stats.seconds = round(time.perf_counter() - started, 3)
@@ -120,11 +136,16 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
     return name, existing["model"]
 
 
-def _run(db, repo, folder, model, slot, force, encoder, progress, max_bytes, exclude) -> IndexStats:
-    slot_name, model_name = _resolve_slot(db, slot, model, force, encoder)
+def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
+    force, encoder, progress, text_format = opts.force, opts.encoder, opts.progress, opts.text_format
+    slot_name, model_name = _resolve_slot(db, opts.slot, opts.model, force, encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
-    rechunk_all = force or db.get_meta("chunker_version") != CHUNKER_VERSION
-    text_format = DEFAULT_TEXT_FORMAT
+    # Chunk texts (and so their hashes) change with the chunker and the text format.
+    rechunk_all = (
+        force
+        or db.get_meta("chunker_version") != CHUNKER_VERSION
+        or db.get_meta("text_format", text_format) != text_format
+    )
 
     known = db.files()
     report = WalkReport()
@@ -132,8 +153,8 @@ def _run(db, repo, folder, model, slot, force, encoder, progress, max_bytes, exc
     touched: list[tuple[int, int, int]] = []
     seen: set[str] = set()
     with progress_bar("Scanning", progress) as bar:
-        for sf in walk(repo, accept=lambda rel: language_for(rel) is not None, max_bytes=max_bytes, report=report,
-                       exclude=exclude):
+        for sf in walk(repo, accept=lambda rel: language_for(rel) is not None, max_bytes=opts.max_bytes, report=report,
+                       exclude=opts.exclude):
             seen.add(sf.rel)
             prev = known.get(sf.rel)
             if prev and not rechunk_all and prev[1] == sf.size and prev[2] == sf.mtime_ns:
