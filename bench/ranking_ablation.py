@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     repo, _ = resolve_repository(fx)
     queries = fx.select("dev")
     encoder = load_encoder(args.model)
-    none = RuleWeights()
+    none = RuleWeights(**{f: 0.0 for f in RuleWeights.__dataclass_fields__})
     out: dict = {"fixture": fx.name, "queries": len(queries), "model": args.model,
                  "date": time.strftime("%Y-%m-%d"), "text_formats": {}, "rules": {}}
 
