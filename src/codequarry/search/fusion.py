@@ -1,17 +1,20 @@
 """Pure ranking functions: how the legs' scores become one ranking.
 
 Everything here works on plain dicts/arrays so it can be tested and tuned
-without an index. The weights are chosen from measurements (bench/fusion.py,
+without an index. The weights are chosen from measurements (bench/fusion_sweep.py,
 CoSQA dev and the repository fixture's dev half), not guessed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from codequarry.search.tokens import is_identifier_query
+
+_LONE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +62,17 @@ def rrf(*rankings: dict[int, float], k: int = 60) -> dict[int, float]:
     return out
 
 
-def lexical_share(query: str, weights: FusionWeights = DEFAULT_WEIGHTS) -> float:
-    return weights.lexical_identifier if is_identifier_query(query) else weights.lexical_words
-
-
 def name_matches(query: str, name: str, qualname: str) -> bool:
     q = query.strip().rstrip("()").lower()
     return q in (name.lower(), qualname.lower()) or qualname.lower().endswith("." + q) or qualname.lower().endswith("::" + q)
+
+
+def _names_a_candidate(query: str, names: dict[int, tuple[str, str]] | None) -> bool:
+    """A lone lower-case word (`urlsplit`, `dedent`) is an identifier when a candidate bears that name."""
+    q = query.strip()
+    if not names or not _LONE_WORD.fullmatch(q):
+        return False
+    return any(name_matches(q, *n) for n in names.values())
 
 
 def top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
@@ -84,8 +91,10 @@ def fuse(
     `names` maps candidate id → (name, qualname) for the exact-name boost; BEIR
     corpora have no names and pass None.
     """
-    scores = convex(dense, lexical, lexical_share(query, weights))
-    if names and is_identifier_query(query):
+    identifier = is_identifier_query(query) or _names_a_candidate(query, names)
+    share = weights.lexical_identifier if identifier else weights.lexical_words
+    scores = convex(dense, lexical, share)
+    if names and identifier:
         for i in scores:
             if i in names and name_matches(query, *names[i]):
                 scores[i] += weights.exact_name_boost

@@ -1,0 +1,40 @@
+from codequarry.search.fusion import FusionWeights, convex, fuse, minmax, rrf, top
+from codequarry.search.tokens import is_identifier_query, split_identifier, tokenize
+
+
+def test_split_identifier():
+    assert split_identifier("parseHTTPHeader") == ["parse", "http", "header"]
+    assert split_identifier("read_file_v2") == ["read", "file", "v", "2"]
+    assert tokenize("HnswIndex::build") == ["hnsw", "index", "hnswindex", "build"]
+
+
+def test_identifier_queries():
+    for q in ("parseHTTPHeader", "Store.open", "read_file", "HnswIndex::build", "open()"):
+        assert is_identifier_query(q), q
+    for q in ("read a file", "how to retry uploads", "json"):
+        assert not is_identifier_query(q), q
+
+
+def test_minmax_and_convex():
+    assert minmax({1: 2.0, 2: 4.0}) == {1: 0.0, 2: 1.0}
+    assert minmax({1: 3.0}) == {1: 1.0}
+    fused = convex({1: 0.9, 2: 0.1}, {2: 10.0, 3: 5.0}, lexical_share=0.25)
+    # Min-max puts each leg's weakest candidate at 0, like a candidate the leg missed.
+    assert fused == {1: 0.75, 2: 0.25, 3: 0.0}
+
+
+def test_rrf_rewards_agreement():
+    fused = rrf({1: 0.9, 2: 0.8}, {2: 5.0, 3: 1.0})
+    assert top(fused, 1)[0][0] == 2
+
+
+def test_exact_name_boost_and_lone_word_identifiers():
+    dense = {1: 0.9, 2: 0.6, 3: 0.1}
+    lexical = {1: 1.0, 2: 0.9, 3: 0.1}
+    names = {1: ("urljoin", "urljoin"), 2: ("urlsplit", "urlsplit"), 3: ("quote", "quote")}
+    w = FusionWeights()
+    # "urlsplit" is one lower-case word, but a candidate bears that name: it is an identifier.
+    assert top(fuse("urlsplit", dense, lexical, names, w), 1)[0][0] == 2
+    # Without names (a BEIR corpus) it stays a word query and the legs decide.
+    assert top(fuse("urlsplit", dense, lexical, None, w), 1)[0][0] == 1
+    assert top(fuse("SplitResult.geturl", dense, lexical, {1: ("geturl", "SplitResult.geturl"), 2: ("x", "x"), 3: ("y", "y")}, w), 1)[0][0] == 1
