@@ -112,9 +112,17 @@ class Searcher:
             scores = fusion.fuse(query, dense, lex, names, weights or fusion.DEFAULT_WEIGHTS)
             scores = rules.apply_rules(scores, chunks, rule_weights or rules.DEFAULT_RULES)
         results = []
-        for i, s in fusion.top(scores, k):
+        seen: set[tuple[str, str]] = set()
+        for i, s in fusion.top(scores, len(scores)):
+            c = chunks[i]
+            # Windows of one long definition share its qualname: show the definition once.
+            if (c.file, c.qualname) in seen:
+                continue
+            seen.add((c.file, c.qualname))
             sources = {leg: d[i] for leg, d in (("dense", dense), ("lexical", lex)) if i in d}
-            results.append(SearchResult(chunks[i], s, sources))
+            results.append(SearchResult(c, s, sources))
+            if len(results) == k:
+                break
         return results
 
     def close(self) -> None:
