@@ -45,3 +45,13 @@ def test_bad_search_input(searcher):
         searcher.search("   ")
     with pytest.raises(UserInputError):
         searcher.search("x", mode="fuzzy")
+
+
+def test_windows_of_one_long_definition_show_once(sample_repo):
+    body = "".join(f"    checksum_{i} = compute_checksum(blob, {i})\n" for i in range(120))
+    (sample_repo / "long.py").write_text(f"def verify_blob(blob):\n{body}    return True\n")
+    index_repository(sample_repo, model="hash")
+    results = Searcher.open(sample_repo).search("compute checksum blob", k=5)
+    keys = [(r.chunk.file, r.chunk.qualname) for r in results]
+    assert keys[0] == ("long.py", "verify_blob")
+    assert len(keys) == len(set(keys))
