@@ -66,13 +66,17 @@ def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json
 @click.option("--json", "as_json", is_flag=True, help="JSON list of results, best first.")
 def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, as_json) -> None:
     """Search the index for QUERY (words or an identifier)."""
-    from codequarry.search.searcher import Searcher
-
     text = " ".join(query)
-    searcher = Searcher.open(repo, slot=slot, index_dir=index_dir)
-    for w in searcher.warnings:
-        click.echo(f"quarry: warning: {w}", err=True)
-    results = searcher.search(text, k, mode, langs=langs, kinds=kinds, path=path_glob)
+    request = {"query": text, "k": k, "mode": mode, "langs": list(langs), "kinds": list(kinds),
+               "path": path_glob, "slot": slot}
+    results = _search_via_server(repo, index_dir, request)
+    if results is None:
+        from codequarry.search.searcher import Searcher
+
+        searcher = Searcher.open(repo, slot=slot, index_dir=index_dir)
+        for w in searcher.warnings:
+            click.echo(f"quarry: warning: {w}", err=True)
+        results = searcher.search(text, k, mode, langs=langs, kinds=kinds, path=path_glob)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
         return
@@ -81,21 +85,37 @@ def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, as_js
     print_results(results, text)
 
 
+def _search_via_server(repo, index_dir, request: dict):
+    """Results from a warm `quarry serve` for this index, or None to search in-process."""
+    import os
+
+    if os.environ.get("QUARRY_NO_SERVER"):
+        return None
+    from codequarry.errors import IndexMissingError
+    from codequarry.locate import locate_index_dir
+    from codequarry.serve.client import results_from_json, try_search
+
+    try:
+        folder = locate_index_dir(repo, index_dir)
+    except IndexMissingError:
+        return None  # the in-process path raises it with the same message
+    warn = lambda w: click.echo(f"quarry: warning: {w}", err=True)  # noqa: E731
+    rows = try_search(folder, request, on_warning=warn)
+    return None if rows is None else results_from_json(rows)
+
+
 @main.group()
 def slot() -> None:
     """Side-by-side indexes of one repository, one per model."""
 
 
 def _open_db(repo, index_dir, create=False):
-    from codequarry.search.searcher import find_repo_root
-    from codequarry.store.db import IndexDB, index_dir_for
+    from codequarry.locate import index_dir_for, locate_index_dir
+    from codequarry.store.db import IndexDB
 
-    if index_dir is None:
-        root = Path(repo).resolve() if repo else None
-        if root is None or not (root / ".quarry").exists():
-            root = find_repo_root(root or Path.cwd()) if not create else (root or Path.cwd())
-        index_dir = index_dir_for(root)
-    return IndexDB(index_dir, create=create)
+    if create:
+        return IndexDB(index_dir_for(Path(repo or ".").resolve(), index_dir), create=True)
+    return IndexDB(locate_index_dir(repo, index_dir))
 
 
 @slot.command("create")
@@ -171,18 +191,18 @@ def models() -> None:
         click.echo(f"{p.name:<12} {p.source:<40} dim={p.dim:<5} {'offline' if p.offline else 'hub':<8} {p.description}")
 
 
-def _register_optional() -> None:
+def _register_commands() -> None:
     # Feature commands live next to their feature; each module keeps its heavy imports lazy.
     import importlib
 
-    for module, attr in (("codequarry.eval.command", "eval_command"),):
-        try:
-            main.add_command(getattr(importlib.import_module(module), attr))
-        except ImportError:
-            pass
+    for module, attr in (
+        ("codequarry.eval.command", "eval_command"),
+        ("codequarry.serve.command", "serve_command"),
+    ):
+        main.add_command(getattr(importlib.import_module(module), attr))
 
 
-_register_optional()
+_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,8 @@ from codequarry.errors import IndexMismatchError, UserInputError
 from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
 from codequarry.store import vectors
-from codequarry.store.db import IndexDB, index_dir_for
+from codequarry.locate import index_dir_for
+from codequarry.store.db import IndexDB
 from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, read_source, walk
 
 EMBED_BATCH = 256

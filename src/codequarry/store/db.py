@@ -7,7 +7,6 @@ and a run killed at any point leaves the last committed index intact.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -16,23 +15,16 @@ import numpy as np
 
 from codequarry.domain import Chunk
 from codequarry.errors import CorruptIndexError, IndexMismatchError, IndexMissingError, UserInputError
+from codequarry.locate import DB_NAME
 from codequarry.store.migrations import MIGRATIONS
 
 FORMAT = "codequarry-index"
-DB_NAME = "index.db"
 DEFAULT_SLOT = "default"
 
 _CHUNK_COLS = (
     "c.id, f.path, c.language, c.kind, c.name, c.qualname, c.signature, c.doc, c.parent, "
     "c.line_start, c.line_end, c.code"
 )
-
-
-def index_dir_for(repo: Path, override: Path | None = None) -> Path:
-    if override is not None:
-        return Path(override)
-    env = os.environ.get("QUARRY_INDEX_DIR")
-    return Path(env) if env else repo / ".quarry"
 
 
 def now() -> str:
