@@ -142,3 +142,25 @@ def test_missing_vector_file_is_a_clear_error(sample_repo):
         Searcher.open(sample_repo).search("upload", mode="dense")
     index_repository(sample_repo, model="hash", force=True)
     assert Searcher.open(sample_repo).search("upload", mode="dense")
+
+
+def test_truncated_slot_keeps_the_first_dims(sample_repo):
+    from codequarry.store import vectors
+
+    index_repository(sample_repo, model="hash")
+    db = IndexDB(sample_repo / ".quarry")
+    db.create_slot("small", "hash", truncate_dim=64)
+    index_repository(sample_repo, slot="small")
+    full = vectors.read(vectors.vector_path(db.folder, "default", db.slot("default")["generation"]))
+    small = vectors.read(vectors.vector_path(db.folder, "small", db.slot("small")["generation"]))
+    assert (full.d, small.d) == (256, 64) and small.ntotal == full.ntotal
+    s = Searcher.open(sample_repo, slot="small")
+    assert s.config["dim"] == 64
+    # Dense scores are cosines of the truncated, renormalised vectors.
+    from codequarry.embed.encoder import HashingEncoder, truncate
+
+    enc = HashingEncoder()
+    top = s.search("parse http header line", k=1, mode="dense")[0]
+    q = truncate(enc.encode_queries(["parse http header line"]), 64)
+    p = truncate(enc.encode_passages([f"{top.chunk.file} {top.chunk.kind} {top.chunk.qualname}\n{top.chunk.code}"]), 64)
+    assert abs(float((q @ p.T)[0, 0]) - top.score) < 1e-5

@@ -121,14 +121,16 @@ def _open_db(repo, index_dir, create=False):
 @slot.command("create")
 @click.argument("name")
 @click.option("--model", required=True, help="Model preset, hub id or local folder.")
+@click.option("--dim", type=int, default=None,
+              help="Keep only the first DIM dimensions (Matryoshka-trained models): smaller, faster index.")
 @_repo_option
 @_index_dir_option
-def slot_create(name, model, repo, index_dir) -> None:
+def slot_create(name, model, dim, repo, index_dir) -> None:
     """Create slot NAME using MODEL; fill it with 'quarry index --slot NAME'."""
     from codequarry.embed.presets import resolve_model
 
     db = _open_db(repo, index_dir, create=True)
-    db.create_slot(name, resolve_model(model).name)
+    db.create_slot(name, resolve_model(model).name, truncate_dim=dim)
     click.echo(f"created slot '{name}' ({resolve_model(model).name}); run: quarry index --slot {name}")
 
 
@@ -149,7 +151,8 @@ def slot_list(repo, index_dir, as_json) -> None:
     for s in slots:
         mark = "*" if s["default"] else " "
         state = "stale: run quarry index --slot " + s["name"] if s["stale"] else "up to date"
-        click.echo(f"{mark} {s['name']:<16} {s['model']:<24} dim={s['dim']}  {state}")
+        dim = f"{s['truncate_dim']}/{s['dim']}" if s["truncate_dim"] else s["dim"]
+        click.echo(f"{mark} {s['name']:<16} {s['model']:<24} dim={dim}  {state}")
 
 
 @slot.command("promote")

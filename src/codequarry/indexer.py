@@ -18,7 +18,7 @@ from pathlib import Path
 
 from codequarry.chunk import CHUNKER_VERSION, chunk_file, language_for
 from codequarry.domain import Chunk, content_hash
-from codequarry.embed.encoder import Encoder, load_encoder
+from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import IndexMismatchError, UserInputError
@@ -227,7 +227,8 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
         new_gen = slot_info["generation"] + 1
         if changed or slot_stale:
             ids, vecs = db.slot_vectors(model_name, dim)
-            vectors.write(vectors.build(ids, vecs, dim), vectors.vector_path(folder, slot_name, new_gen))
+            vecs = truncate(vecs, slot_info["truncate_dim"])
+            vectors.write(vectors.build(ids, vecs, vecs.shape[1]), vectors.vector_path(folder, slot_name, new_gen))
             db.update_slot(slot_name, dim=dim, generation=new_gen, chunks_generation=generation)
         stats.chunks = db.chunk_count()
     if changed or slot_stale:

@@ -31,6 +31,13 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return x / norms
 
 
+def truncate(x: np.ndarray, dim: int | None) -> np.ndarray:
+    """Matryoshka: keep the first `dim` dimensions and renormalise (no-op for None)."""
+    if dim is None or dim >= x.shape[1]:
+        return x
+    return normalize(x[:, :dim])
+
+
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 

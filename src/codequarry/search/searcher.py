@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from codequarry.domain import SearchResult
-from codequarry.embed.encoder import Encoder, load_encoder
+from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.errors import UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import fusion, lexical, rules
@@ -45,7 +45,7 @@ class Searcher:
 
     @property
     def config(self) -> dict:
-        return {"slot": self.slot["name"], "model": self.slot["model"], "dim": self.slot["dim"],
+        return {"slot": self.slot["name"], "model": self.slot["model"], "dim": self.slot["truncate_dim"] or self.slot["dim"],
                 "weights": fusion.DEFAULT_WEIGHTS, "rules": rules.DEFAULT_RULES}
 
     @property
@@ -63,7 +63,7 @@ class Searcher:
     def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         if self.index.ntotal == 0:
             return {}
-        q = self.encoder.encode_queries([query])
+        q = truncate(self.encoder.encode_queries([query]), self.slot["truncate_dim"])
         scores, ids = vectors.search(self.index, q, n, allowed)
         return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
 

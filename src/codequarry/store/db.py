@@ -232,11 +232,13 @@ class IndexDB:
     # -- slots ------------------------------------------------------------------------------
     def slots(self) -> list[dict]:
         rows = self.conn.execute(
-            "SELECT name, model, dim, generation, chunks_generation, created FROM slots ORDER BY created, name"
+            "SELECT name, model, dim, generation, chunks_generation, created, truncate_dim FROM slots "
+            "ORDER BY created, name"
         ).fetchall()
         default = self.default_slot()
         return [
             dict(name=r[0], model=r[1], dim=r[2], generation=r[3], chunks_generation=r[4], created=r[5],
+                 truncate_dim=r[6],
                  default=r[0] == default)
             for r in rows
         ]
@@ -247,13 +249,18 @@ class IndexDB:
     def default_slot(self) -> str:
         return self.get_meta("default_slot", DEFAULT_SLOT)
 
-    def create_slot(self, name: str, model: str) -> None:
+    def create_slot(self, name: str, model: str, truncate_dim: int | None = None) -> None:
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise UserInputError(f"slot name '{name}' must be letters, digits, '-' or '_'")
         if self.slot(name):
             raise UserInputError(f"slot '{name}' already exists")
+        if truncate_dim is not None and truncate_dim < 8:
+            raise UserInputError("--dim must be at least 8")
         with self.transaction():
-            self.conn.execute("INSERT INTO slots (name, model, created) VALUES (?, ?, ?)", (name, model, now()))
+            self.conn.execute(
+                "INSERT INTO slots (name, model, created, truncate_dim) VALUES (?, ?, ?, ?)",
+                (name, model, now(), truncate_dim),
+            )
 
     def update_slot(self, name: str, *, dim: int, generation: int, chunks_generation: int) -> None:
         self.conn.execute(

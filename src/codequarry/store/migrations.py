@@ -54,4 +54,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "002_slot_truncate_dim",
+        """
+        -- Matryoshka: a slot may keep only the first N dimensions of its model's vectors.
+        ALTER TABLE slots ADD COLUMN truncate_dim INTEGER;
+        """,
+    ),
 ]
