@@ -201,6 +201,8 @@ def _register_commands() -> None:
     for module, attr in (
         ("codequarry.eval.command", "eval_command"),
         ("codequarry.serve.command", "serve_command"),
+        ("codequarry.train.command", "train_data_command"),
+        ("codequarry.train.command", "train_command"),
     ):
         main.add_command(getattr(importlib.import_module(module), attr))
 
