@@ -254,6 +254,10 @@ def _export_fp32(layout: Layout, folder: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModel
 
+    from codequarry.embed.st_backend import quiet_transformers
+
+    quiet_transformers()
+
     start = time.perf_counter()
     # Eager attention traces to the plain MatMul/Softmax pattern that onnxruntime's
     # optimizer fuses into one Attention op; the SDPA trace is left unfused (~1.6x slower).

@@ -17,7 +17,7 @@ BATCH_SIZE = 32
 class SentenceTransformerEncoder:
     def __init__(self, preset: Preset) -> None:
         st = require("sentence_transformers", "models")
-        _quiet_transformers()
+        quiet_transformers()
         source = preset.source
         if source.startswith("package:"):
             source = str(package_path(source))
@@ -63,7 +63,7 @@ class SentenceTransformerEncoder:
 
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     # Weight-loading bars and info logs are noise in a CLI that draws its own progress.
     import transformers
 
