@@ -58,12 +58,7 @@ def plot_recall_curves(evaluations: list[dict], path: Path) -> Path:
         ax.set_title(_title(d), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_metric_bars(evaluations: list[dict], path: Path, metrics=BAR_METRICS) -> Path:
@@ -86,6 +81,12 @@ def plot_metric_bars(evaluations: list[dict], path: Path, metrics=BAR_METRICS) -
         ax.set_title(_title(d), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper right", ncols=min(3, len(systems)))
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write as PNG (parents created) and free a matplotlib figure."""
+    plt = _pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
