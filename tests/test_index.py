@@ -82,11 +82,14 @@ def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo,
 
     with pytest.raises(KeyboardInterrupt):
         index_repository(sample_repo, encoder=Dying())
+    staged = IndexDB(sample_repo / ".quarry").conn.execute("SELECT count(*) FROM staged").fetchone()[0]
+    assert staged >= 1  # parsed files wait outside the searchable tables
     s = Searcher.open(sample_repo)
     assert [r.chunk.qualname for r in s.search("upload", k=5, mode="lexical")] == before
     assert all(r.chunk.file != "extra.py" for r in s.search("extra_7", k=5, mode="lexical"))
     resumed = index_repository(sample_repo, model="hash")
     assert resumed.reused >= 256  # the first batch was committed before the interrupt
+    assert IndexDB(sample_repo / ".quarry").conn.execute("SELECT count(*) FROM staged").fetchone()[0] == 0
     assert Searcher.open(sample_repo).search("extra_7", k=1, mode="lexical")[0].chunk.name == "extra_7"
 
 
@@ -164,3 +167,26 @@ def test_truncated_slot_keeps_the_first_dims(sample_repo):
     q = truncate(enc.encode_queries(["parse http header line"]), 64)
     p = truncate(enc.encode_passages([f"{top.chunk.file} {top.chunk.kind} {top.chunk.qualname}\n{top.chunk.code}"]), 64)
     assert abs(float((q @ p.T)[0, 0]) - top.score) < 1e-5
+
+
+def test_embedding_starts_while_the_tree_is_still_being_parsed(tmp_path):
+    import threading
+
+    from codequarry.embed.encoder import HashingEncoder
+
+    repo = tmp_path / "many"
+    for n in range(200):
+        (repo / f"pkg{n % 10}").mkdir(parents=True, exist_ok=True)
+        (repo / f"pkg{n % 10}" / f"mod{n}.py").write_text(
+            "".join(f"def f{n}_{i}(x):\n    return x + {i}\n\n" for i in range(12)))
+    scanning_at_first_batch = []
+
+    class Watching(HashingEncoder):
+        def encode_passages(self, texts, progress=None):
+            if not scanning_at_first_batch:
+                scanning_at_first_batch.append(any(t.name == "quarry-scan" for t in threading.enumerate()))
+            return super().encode_passages(texts, progress)
+
+    stats = index_repository(repo, encoder=Watching())
+    assert stats.files_parsed == 200 and stats.embedded == stats.chunks == 2400
+    assert scanning_at_first_batch == [True]

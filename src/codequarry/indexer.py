@@ -11,6 +11,8 @@ previous index whole; embeddings computed before the kill are kept and reused.
 from __future__ import annotations
 
 import fcntl
+import queue
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -22,10 +24,10 @@ from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import IndexMismatchError, UserInputError
+from codequarry.locate import index_dir_for
 from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
 from codequarry.store import vectors
-from codequarry.locate import index_dir_for
 from codequarry.store.db import IndexDB
 from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, read_source, walk
 
@@ -137,9 +139,94 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
     return name, existing["model"]
 
 
+@dataclass(slots=True)
+class _Scan:
+    """What the scanning thread found besides parsed files; read only after it has finished."""
+
+    report: WalkReport = field(default_factory=WalkReport)
+    seen: set[str] = field(default_factory=set)
+    touched: list[tuple[int, int, int]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+_DONE = object()
+
+
+def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Scan, out: queue.Queue,
+          stop: threading.Event) -> None:
+    """Producer: walk, read and chunk changed files, handing each parsed file to `out`."""
+    try:
+        for sf in walk(repo, accept=lambda rel: language_for(rel) is not None, max_bytes=opts.max_bytes,
+                       report=scan.report, exclude=opts.exclude):
+            if stop.is_set():
+                return
+            scan.seen.add(sf.rel)
+            prev = known.get(sf.rel)
+            if prev and not rechunk_all and prev[1] == sf.size and prev[2] == sf.mtime_ns:
+                scan.unchanged += 1
+                continue
+            text, reason = read_source(sf.path)
+            if text is None:
+                scan.report.skipped[reason] += 1
+                scan.seen.discard(sf.rel)
+                continue
+            fhash = content_hash(text)
+            if prev and not rechunk_all and prev[3] == fhash:
+                scan.touched.append((prev[0], sf.size, sf.mtime_ns))
+                scan.unchanged += 1
+                continue
+            chunks = chunk_file(sf.rel, text)
+            parsed = _Parsed(sf.rel, language_for(sf.rel), sf.size, sf.mtime_ns, fhash, chunks,
+                             [content_hash(chunk_text(c, opts.text_format)) for c in chunks])
+            while not stop.is_set():
+                try:
+                    out.put(parsed, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        out.put(_DONE)
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        out.put(exc)
+
+
+class _Embedder:
+    """Embeds texts as they arrive, in length-sorted batches committed one by one."""
+
+    def __init__(self, db: IndexDB, model_name: str, encoder: Encoder | None, progress) -> None:
+        self.db, self.model_name, self.encoder, self.progress = db, model_name, encoder, progress
+        self.planned: set[str] = set()
+        self.pending: dict[str, str] = {}
+        self.embedded = 0
+        self.reused = 0
+
+    def want(self, texts: dict[str, str]) -> None:
+        new = {h: t for h, t in texts.items() if h not in self.planned}
+        self.planned.update(new)
+        missing = self.db.missing_embeddings(self.model_name, new)
+        self.reused += len(new) - len(missing)
+        self.pending.update((h, new[h]) for h in missing)
+        # Several batches' worth before embedding, so length-sorting has something to sort.
+        if len(self.pending) >= 4 * EMBED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self.encoder is None:
+            self.encoder = load_encoder(self.model_name)
+        order = sorted(self.pending, key=lambda h: len(self.pending[h]))
+        for start in range(0, len(order), EMBED_BATCH):
+            hashes = order[start : start + EMBED_BATCH]
+            vecs = self.encoder.encode_passages([self.pending[h] for h in hashes], progress=self.progress.advance)
+            # Committed batch by batch: a killed run keeps what it paid for.
+            self.db.put_embeddings(self.model_name, hashes, vecs)
+            self.embedded += len(hashes)
+        self.pending.clear()
+
+
 def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
-    force, encoder, progress, text_format = opts.force, opts.encoder, opts.progress, opts.text_format
-    slot_name, model_name = _resolve_slot(db, opts.slot, opts.model, force, encoder)
+    force, text_format = opts.force, opts.text_format
+    slot_name, model_name = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
     # Chunk texts (and so their hashes) change with the chunker and the text format.
     rechunk_all = (
@@ -147,79 +234,69 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
         or db.get_meta("chunker_version") != CHUNKER_VERSION
         or db.get_meta("text_format", text_format) != text_format
     )
-
     known = db.files()
-    report = WalkReport()
-    parsed: list[_Parsed] = []
-    touched: list[tuple[int, int, int]] = []
-    seen: set[str] = set()
-    with progress_bar("Scanning", progress) as bar:
-        for sf in walk(repo, accept=lambda rel: language_for(rel) is not None, max_bytes=opts.max_bytes, report=report,
-                       exclude=opts.exclude):
-            seen.add(sf.rel)
-            prev = known.get(sf.rel)
-            if prev and not rechunk_all and prev[1] == sf.size and prev[2] == sf.mtime_ns:
-                stats.files_unchanged += 1
-                continue
-            text, reason = read_source(sf.path)
-            if text is None:
-                report.skipped[reason] += 1
-                seen.discard(sf.rel)
-                continue
-            fhash = content_hash(text)
-            if prev and not rechunk_all and prev[3] == fhash:
-                touched.append((prev[0], sf.size, sf.mtime_ns))
-                stats.files_unchanged += 1
-                continue
-            chunks = chunk_file(sf.rel, text)
-            parsed.append(
-                _Parsed(sf.rel, language_for(sf.rel), sf.size, sf.mtime_ns, fhash, chunks,
-                        [content_hash(chunk_text(c, text_format)) for c in chunks])
-            )
-            stats.files_parsed += 1
-            bar.advance(1)
-    removed = [known[p][0] for p in known.keys() - seen]
+    db.clear_staged()  # leftovers of a killed run
+    scan = _Scan()
+    # Parsing runs beside embedding (the model's runtime leaves the GIL), and parsed files
+    # go to the staging table at once, so memory holds a bounded queue, not the tree.
+    parsed_q: queue.Queue = queue.Queue(maxsize=64)
+    stop = threading.Event()
+    scanner = threading.Thread(target=_scan, args=(repo, opts, known, rechunk_all, scan, parsed_q, stop),
+                               name="quarry-scan", daemon=True)
+    with progress_bar(f"Indexing with {model_name}", opts.progress) as bar:
+        embedder = _Embedder(db, model_name, opts.encoder, bar)
+        scanner.start()
+        try:
+            batch: list = []
+            while (item := parsed_q.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                p = item
+                batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes))
+                stats.files_parsed += 1
+                stats.chunks_new += len(p.chunks)
+                texts = {h: chunk_text(c, text_format) for c, h in zip(p.chunks, p.text_hashes)}
+                if len(batch) >= 32:
+                    db.stage(batch)
+                    batch = []
+                embedder.want(texts)
+            db.stage(batch)
+            removed = [known[p][0] for p in known.keys() - scan.seen]
+            changed = bool(stats.files_parsed or removed)
+            slot_info = db.slot(slot_name)
+            slot_stale = slot_info["chunks_generation"] != db.chunks_generation or force
+            if slot_stale:  # the slot lags behind the chunks it must cover
+                for _cid, c in db.iter_chunks():
+                    t = chunk_text(c, text_format)
+                    embedder.want({content_hash(t): t})
+            embedder.flush()
+        finally:
+            stop.set()
+            scanner.join()
+    stats.files_unchanged = scan.unchanged
     stats.files_removed = len(removed)
-    stats.files_seen = report.seen
-    stats.skipped = dict(sorted(report.skipped.items()))
-    stats.chunks_new = sum(len(p.chunks) for p in parsed)
-
-    changed = bool(parsed or removed)
-    slot_info = db.slot(slot_name)
-    slot_stale = slot_info["chunks_generation"] != db.chunks_generation or force
-    # Hashes the slot must have vectors for: new chunks, and all chunks if the slot lags behind.
-    needed: dict[str, str] = {}
-    for p in parsed:
-        for c, h in zip(p.chunks, p.text_hashes):
-            needed.setdefault(h, chunk_text(c, text_format))
-    if slot_stale:
-        for _cid, c in db.iter_chunks():
-            t = chunk_text(c, text_format)
-            needed.setdefault(content_hash(t), t)
-    missing = db.missing_embeddings(model_name, needed)
-    stats.reused = len(needed) - len(missing)
+    stats.files_seen = scan.report.seen
+    stats.skipped = dict(sorted(scan.report.skipped.items()))
+    stats.embedded, stats.reused = embedder.embedded, embedder.reused
     dim = slot_info["dim"]
-    if missing:
-        encoder = encoder or load_encoder(model_name)
-        dim = encoder.dim
-        stats.embedded = _embed(db, encoder, model_name, missing, needed, progress)
+    if embedder.encoder is not None:
+        dim = embedder.encoder.dim
     elif dim is None:
-        encoder = encoder or load_encoder(model_name)
-        dim = encoder.dim
+        dim = load_encoder(model_name).dim
 
-    if not changed and not slot_stale and not touched:
+    if not changed and not slot_stale and not scan.touched:
         stats.chunks = db.chunk_count()
         return stats
     with db.transaction():
-        for file_id, size, mtime in touched:
+        for file_id, size, mtime in scan.touched:
             db.touch_file(file_id, size, mtime)
         for file_id in removed:
             db.delete_file(file_id)
-        for p in parsed:
-            if p.rel in known:
-                db.delete_file(known[p.rel][0])
-            db.add_file(p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes,
-                        [lexical_row(c) for c in p.chunks])
+        for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
+            if rel in known:
+                db.delete_file(known[rel][0])
+            db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
+        db.drop_staged()
         generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
         db.set_meta("chunks_generation", generation)
         db.set_meta("chunker_version", CHUNKER_VERSION)
@@ -234,15 +311,3 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
     if changed or slot_stale:
         vectors.remove_stale(folder, slot_name, new_gen)
     return stats
-
-
-def _embed(db: IndexDB, encoder: Encoder, model_name: str, missing: set[str], texts: dict[str, str], progress: bool) -> int:
-    # Length-sorted so each batch pads little.
-    order = sorted(missing, key=lambda h: len(texts[h]))
-    with progress_bar(f"Embedding with {model_name}", progress, total=len(order)) as bar:
-        for start in range(0, len(order), EMBED_BATCH):
-            hashes = order[start : start + EMBED_BATCH]
-            vecs = encoder.encode_passages([texts[h] for h in hashes], progress=bar.advance)
-            # Committed batch by batch: a killed run keeps what it paid for.
-            db.put_embeddings(model_name, hashes, vecs)
-    return len(order)

@@ -7,6 +7,7 @@ and a run killed at any point leaves the last committed index intact.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -29,6 +30,11 @@ _CHUNK_COLS = (
 
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fields(c: Chunk) -> list:
+    return [c.file, c.language, c.kind, c.name, c.qualname, c.line_start, c.line_end, c.code, c.signature,
+            c.doc, c.parent, list(c.calls)]
 
 
 def row_to_chunk(row) -> Chunk:
@@ -145,6 +151,29 @@ class IndexDB:
             ).lastrowid
             self.conn.executemany("INSERT INTO calls VALUES (?, ?)", [(cid, c) for c in chunk.calls])
             self.conn.execute("INSERT INTO lexical (rowid, names, body) VALUES (?, ?, ?)", (cid, names, body))
+
+    # -- staging: parsed files wait here until the run's final transaction ----------------------
+    def clear_staged(self) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM staged")
+
+    def stage(self, files: list[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)",
+                [(path, lang, size, mtime, h, json.dumps([[*_fields(c), th] for c, th in zip(chunks, ths)]))
+                 for path, lang, size, mtime, h, chunks, ths in files],
+            )
+
+    def staged(self) -> Iterator[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]:
+        """Staged files one at a time, so memory holds one file's chunks, not the tree's."""
+        for path, lang, size, mtime, h, blob in self.conn.execute("SELECT * FROM staged ORDER BY path"):
+            rows = json.loads(blob)
+            chunks = [Chunk(*r[:11], calls=tuple(r[11])) for r in rows]
+            yield path, lang, size, mtime, h, chunks, [r[12] for r in rows]
+
+    def drop_staged(self) -> None:
+        self.conn.execute("DELETE FROM staged")
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
