@@ -82,14 +82,14 @@ def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo,
 
     with pytest.raises(KeyboardInterrupt):
         index_repository(sample_repo, encoder=Dying())
-    staged = IndexDB(sample_repo / ".quarry").conn.execute("SELECT count(*) FROM staged").fetchone()[0]
-    assert staged >= 1  # parsed files wait outside the searchable tables
+    # Parsed files waited in a scratch database, never in the searchable tables; it is gone.
+    assert not (sample_repo / ".quarry" / "staging.db").exists()
     s = Searcher.open(sample_repo)
     assert [r.chunk.qualname for r in s.search("upload", k=5, mode="lexical")] == before
     assert all(r.chunk.file != "extra.py" for r in s.search("extra_7", k=5, mode="lexical"))
     resumed = index_repository(sample_repo, model="hash")
     assert resumed.reused >= 256  # the first batch was committed before the interrupt
-    assert IndexDB(sample_repo / ".quarry").conn.execute("SELECT count(*) FROM staged").fetchone()[0] == 0
+    assert not (sample_repo / ".quarry" / "staging.db").exists()
     assert Searcher.open(sample_repo).search("extra_7", k=1, mode="lexical")[0].chunk.name == "extra_7"
 
 
@@ -185,8 +185,14 @@ def test_embedding_starts_while_the_tree_is_still_being_parsed(tmp_path):
         def encode_passages(self, texts, progress=None):
             if not scanning_at_first_batch:
                 scanning_at_first_batch.append(any(t.name == "quarry-scan" for t in threading.enumerate()))
+                # Parsed files wait on disk, in the scratch database, not in memory.
+                import sqlite3
+
+                staging = sqlite3.connect(repo / ".quarry" / "staging.db")
+                scanning_at_first_batch.append(staging.execute("SELECT count(*) FROM staged").fetchone()[0] >= 32)
             return super().encode_passages(texts, progress)
 
     stats = index_repository(repo, encoder=Watching())
     assert stats.files_parsed == 200 and stats.embedded == stats.chunks == 2400
-    assert scanning_at_first_batch == [True]
+    assert scanning_at_first_batch == [True, True]
+    assert not (repo / ".quarry" / "staging.db").exists()

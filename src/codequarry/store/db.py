@@ -100,6 +100,7 @@ class IndexDB:
         return _Transaction(self.conn)
 
     def close(self) -> None:
+        self.drop_staged()
         self.conn.close()
 
     # -- meta -------------------------------------------------------------------------------
@@ -152,28 +153,40 @@ class IndexDB:
             self.conn.executemany("INSERT INTO calls VALUES (?, ?)", [(cid, c) for c in chunk.calls])
             self.conn.execute("INSERT INTO lexical (rowid, names, body) VALUES (?, ?, ?)", (cid, names, body))
 
-    # -- staging: parsed files wait here until the run's final transaction ----------------------
+    # -- staging: parsed files wait in a scratch database until the run's final transaction ---
+    # A file of its own, deleted after each run, so the index never keeps the free pages.
+    _STAGING = "staging.db"
+
     def clear_staged(self) -> None:
-        with self.transaction():
-            self.conn.execute("DELETE FROM staged")
+        self.drop_staged()
+        self._staging = sqlite3.connect(self.folder / self._STAGING, isolation_level=None, check_same_thread=False)
+        self._staging.execute("PRAGMA journal_mode = OFF")
+        self._staging.execute("PRAGMA synchronous = OFF")
+        self._staging.execute(
+            "CREATE TABLE staged (path TEXT PRIMARY KEY, language TEXT, size INTEGER NOT NULL, "
+            "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, chunks TEXT NOT NULL)"
+        )
 
     def stage(self, files: list[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]) -> None:
-        with self.transaction():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)",
-                [(path, lang, size, mtime, h, json.dumps([[*_fields(c), th] for c, th in zip(chunks, ths)]))
-                 for path, lang, size, mtime, h, chunks, ths in files],
-            )
+        self._staging.executemany(
+            "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)",
+            [(path, lang, size, mtime, h, json.dumps([[*_fields(c), th] for c, th in zip(chunks, ths)]))
+             for path, lang, size, mtime, h, chunks, ths in files],
+        )
 
     def staged(self) -> Iterator[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]:
         """Staged files one at a time, so memory holds one file's chunks, not the tree's."""
-        for path, lang, size, mtime, h, blob in self.conn.execute("SELECT * FROM staged ORDER BY path"):
+        for path, lang, size, mtime, h, blob in self._staging.execute("SELECT * FROM staged ORDER BY path"):
             rows = json.loads(blob)
             chunks = [Chunk(*r[:11], calls=tuple(r[11])) for r in rows]
             yield path, lang, size, mtime, h, chunks, [r[12] for r in rows]
 
     def drop_staged(self) -> None:
-        self.conn.execute("DELETE FROM staged")
+        staging = getattr(self, "_staging", None)
+        if staging is not None:
+            staging.close()
+            self._staging = None
+        (self.folder / self._STAGING).unlink(missing_ok=True)
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]

@@ -61,18 +61,4 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE slots ADD COLUMN truncate_dim INTEGER;
         """,
     ),
-    (
-        "003_staged_files",
-        """
-        -- Files parsed by a running index, waiting for its final transaction; never searched.
-        CREATE TABLE staged (
-            path TEXT PRIMARY KEY,
-            language TEXT,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            hash TEXT NOT NULL,
-            chunks TEXT NOT NULL
-        );
-        """,
-    ),
 ]
