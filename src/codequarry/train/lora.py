@@ -51,6 +51,11 @@ def save_adapter(model, folder: str | Path, *, base: str, extra: dict | None = N
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     backbone(model).save_pretrained(str(folder))
+    # peft records the base as a local path; name it the portable way (e.g. a package: source).
+    cfg_path = folder / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["base_model_name_or_path"] = base
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
     meta = {"format": "codequarry-lora-adapter", "base": base,
             "max_seq_length": int(model.max_seq_length or 256),
             "dim": _dim(model), **(extra or {})}
@@ -138,7 +143,8 @@ def load_adapter_light(adapter_dir: str | Path, *, base: str | None = None, devi
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
     if config.get("use_dora") or config.get("rank_pattern") or config.get("alpha_pattern"):
         raise ValueError(f"{adapter_dir}: only plain LoRA adapters load without peft")
-    scale = float(config["lora_alpha"]) / float(config["r"])
+    r = float(config["r"])
+    scale = float(config["lora_alpha"]) / (r ** 0.5 if config.get("use_rslora") else r)
     weights = load_file(str(adapter_dir / "adapter_model.safetensors"))
     model = SentenceTransformer(_resolve_base(base), device=device)
     modules = dict(backbone(model).named_modules())

@@ -229,7 +229,9 @@ def mine_index(index_dir: Path, *, repo: str, version: str, stats: Counter | Non
             callers_of[callee].append(cid)
 
     def key(cid: int) -> str:
-        return f"{repo}#{cid}"
+        # Stable across re-indexing (row ids are not): the definition's file and first line.
+        c = chunks[cid]
+        return f"{repo}#{c.file}:{c.line_start}"
 
     out: list[Pair] = []
     for cid, c in chunks.items():
