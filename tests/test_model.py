@@ -23,3 +23,15 @@ def test_packaged_minilm_indexes_and_answers_in_words(sample_repo):
     # The README's "Uploads" section says the same in prose; either is a right answer, code must be there.
     assert "retry_failed_uploads" in [r.chunk.name for r in results]
     assert results[0].score > 0.4
+
+
+@pytest.mark.model
+def test_shipped_adapter_preset_loads_offline_and_changes_the_vectors():
+    tuned, base = load_encoder("quarry-code-minilm"), load_encoder("minilm")
+    texts = ["def read_file(path):\n    return open(path).read()"]
+    vt, vb = tuned.encode_passages(texts), base.encode_passages(texts)
+    assert vt.shape == (1, 384) and abs(float(np.linalg.norm(vt)) - 1.0) < 1e-5
+    # Same base, LoRA merged on top: close to MiniLM but not the same model.
+    assert 0.5 < float((vt @ vb.T)[0, 0]) < 0.999
+    q = tuned.encode_queries(["python read a file into a string", "sort a list of dicts by key"])
+    assert (q @ vt.T)[0, 0] > (q @ vt.T)[1, 0]

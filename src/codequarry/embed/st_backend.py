@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +23,13 @@ class SentenceTransformerEncoder:
         if source.startswith("package:"):
             source = str(package_path(source))
         try:
-            self.model = st.SentenceTransformer(source, device="cpu")
+            if (Path(source) / "adapter_config.json").is_file():
+                # A LoRA adapter over a packaged base: merged at load time, no peft needed.
+                from codequarry.train.lora import load_adapter_light
+
+                self.model = load_adapter_light(source, device="cpu")
+            else:
+                self.model = st.SentenceTransformer(source, device="cpu")
         except Exception as exc:  # hub errors come in many types; all mean "cannot load"
             hint = ", ".join(offline_presets())
             raise ModelUnavailableError(
