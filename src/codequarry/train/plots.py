@@ -49,9 +49,6 @@ def plot_log(log_path: str | Path, out: str | Path, *, title: str = "", extra_lo
     axes[2].set_xlabel("step")
     axes[2].set_ylabel("pairs / s")
     fig.suptitle(f"{title} — from {Path(log_path).name}" if title else Path(log_path).name, fontsize=10)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    from codequarry.eval.plots import save_figure
+
+    return save_figure(fig, out)
