@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -23,10 +22,10 @@ class SentenceTransformerEncoder:
         if source.startswith("package:"):
             source = str(package_path(source))
         try:
-            if (Path(source) / "adapter_config.json").is_file():
-                # A LoRA adapter over a packaged base: merged at load time, no peft needed.
-                from codequarry.train.lora import load_adapter_light
+            from codequarry.train.lora import is_adapter_folder, load_adapter_light
 
+            if is_adapter_folder(source):
+                # A LoRA adapter over a packaged base: merged at load time, no peft needed.
                 self.model = load_adapter_light(source, device="cpu")
             else:
                 self.model = st.SentenceTransformer(source, device="cpu")

@@ -92,17 +92,23 @@ def _resolve_base(base: str) -> str:
     return base
 
 
+def _adapter_meta(adapter_dir: Path, base: str | None) -> tuple[dict, str]:
+    """The adapter's quarry-adapter.json and the base model it goes on (`base` overrides)."""
+    meta_path = adapter_dir / ADAPTER_META
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    base = base or meta.get("base")
+    if not base:
+        raise ValueError(f"{adapter_dir}: no base model given and no {ADAPTER_META}")
+    return meta, base
+
+
 def load_adapter_model(adapter_dir: str | Path, *, base: str | None = None, device: str = "cpu", merged: bool = True):
     """SentenceTransformer = the base model named in quarry-adapter.json + this adapter (merged for speed)."""
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
     adapter_dir = Path(adapter_dir)
-    meta_path = adapter_dir / ADAPTER_META
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    base = base or meta.get("base")
-    if not base:
-        raise ValueError(f"{adapter_dir}: no base model given and no {ADAPTER_META}")
+    meta, base = _adapter_meta(adapter_dir, base)
     model = SentenceTransformer(_resolve_base(base), device=device)
     holder, attr = _backbone_holder(model)
     setattr(holder, attr, PeftModel.from_pretrained(getattr(holder, attr), str(adapter_dir)))
@@ -135,11 +141,7 @@ def load_adapter_light(adapter_dir: str | Path, *, base: str | None = None, devi
     from sentence_transformers import SentenceTransformer
 
     adapter_dir = Path(adapter_dir)
-    meta_path = adapter_dir / ADAPTER_META
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    base = base or meta.get("base")
-    if not base:
-        raise ValueError(f"{adapter_dir}: no base model given and no {ADAPTER_META}")
+    meta, base = _adapter_meta(adapter_dir, base)
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
     if config.get("use_dora") or config.get("rank_pattern") or config.get("alpha_pattern"):
         raise ValueError(f"{adapter_dir}: only plain LoRA adapters load without peft")
