@@ -55,3 +55,11 @@ def test_slots_side_by_side(sample_repo):
     assert run_cli("slot", "remove", "default", "--repo", str(sample_repo)).returncode == 0
     listing = json.loads(run_cli("slot", "list", "--json", "--repo", str(sample_repo)).stdout)
     assert [(s["name"], s["default"]) for s in listing] == [("second", True)]
+
+
+def test_slot_create_from_a_subdirectory_uses_the_existing_index(sample_repo):
+    assert run_cli("index", str(sample_repo), "--model", "hash").returncode == 0
+    assert run_cli("slot", "create", "other", "--model", "hash", cwd=sample_repo / "net").returncode == 0
+    assert not (sample_repo / "net" / ".quarry").exists()
+    listing = json.loads(run_cli("slot", "list", "--json", cwd=sample_repo).stdout)
+    assert [s["name"] for s in listing] == ["default", "other"]

@@ -110,12 +110,17 @@ def slot() -> None:
 
 
 def _open_db(repo, index_dir, create=False):
+    from codequarry.errors import IndexMissingError
     from codequarry.locate import index_dir_for, locate_index_dir
     from codequarry.store.db import IndexDB
 
-    if create:
+    try:
+        return IndexDB(locate_index_dir(repo, index_dir))
+    except IndexMissingError:
+        # `slot create` before the first index: start one where the user points.
+        if not create:
+            raise
         return IndexDB(index_dir_for(Path(repo or ".").resolve(), index_dir), create=True)
-    return IndexDB(locate_index_dir(repo, index_dir))
 
 
 @slot.command("create")
