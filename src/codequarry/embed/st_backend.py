@@ -74,4 +74,8 @@ def quiet_transformers() -> None:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
+    # A hub that cannot be reached retries with a log line per attempt; the user gets our one line.
+    import huggingface_hub
+
+    huggingface_hub.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
