@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _load(target: str):
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import _resolve_base, is_adapter_folder, load_adapter_model
+    from codequarry.train.lora import is_adapter_folder, load_adapter_model, resolve_base
 
     path = Path(target)
     if (path / "model").is_dir():
@@ -32,7 +32,7 @@ def _load(target: str):
         return load_adapter_model(path), path.name
     if path.is_dir():
         return SentenceTransformer(str(path), device="cpu"), path.parent.name if path.name == "model" else path.name
-    return SentenceTransformer(_resolve_base(target), device="cpu"), target
+    return SentenceTransformer(resolve_base(target), device="cpu"), target
 
 
 @click.command()

@@ -26,8 +26,8 @@ def test_packaged_minilm_indexes_and_answers_in_words(sample_repo):
 
 
 @pytest.mark.model
-def test_shipped_adapter_preset_loads_offline_and_changes_the_vectors():
-    tuned, base = load_encoder("quarry-code-minilm"), load_encoder("minilm")
+def test_shipped_adapter_preset_loads_offline_on_both_backends_and_changes_the_vectors():
+    tuned, base = load_encoder("quarry-code-minilm", backend="torch"), load_encoder("minilm", backend="torch")
     texts = ["def read_file(path):\n    return open(path).read()"]
     vt, vb = tuned.encode_passages(texts), base.encode_passages(texts)
     assert vt.shape == (1, 384) and abs(float(np.linalg.norm(vt)) - 1.0) < 1e-5
@@ -35,3 +35,7 @@ def test_shipped_adapter_preset_loads_offline_and_changes_the_vectors():
     assert 0.5 < float((vt @ vb.T)[0, 0]) < 0.999
     q = tuned.encode_queries(["python read a file into a string", "sort a list of dicts by key"])
     assert (q @ vt.T)[0, 0] > (q @ vt.T)[1, 0]
+    # The adapter is merged in the cache, so ONNX runs it like any model: same vectors, no torch at search.
+    onnx = load_encoder("quarry-code-minilm", backend="onnx")
+    assert float((onnx.encode_passages(texts) @ vt.T)[0, 0]) >= 0.999
+    assert np.allclose(onnx.encode_queries(["python read a file into a string"]), q[:1], atol=2e-3)

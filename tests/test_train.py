@@ -167,6 +167,19 @@ def test_cosqa_pairs_exclude_test_queries_and_positives(tmp_path):
     assert info["dropped"].get("labelled-overlaps-test-or-holdout") == 1
 
 
+
+def test_holdout_is_trained_on_only_in_a_final_refit(tmp_path):
+    from codequarry.train.config import DataConfig
+    from codequarry.train.run import select_pairs
+
+    pairs, _, _ = cosqa_pairs(_tiny_beir(tmp_path / "beir"), holdout=2)
+    held = {p.qualname for p in pairs if p.split == "holdout"}
+    chosen, _ = select_pairs(pairs, DataConfig(per_language={"*": 0}))
+    assert held and not held & {p.qualname for p in chosen if p.source == "cosqa-dev"}
+    refit, _ = select_pairs(pairs, DataConfig(per_language={"*": 0}, include_holdout=True))
+    assert held <= {p.qualname for p in refit if p.source == "cosqa-dev"}
+    assert len(refit) == len(chosen) + len(held)
+
 # -- the whole pipeline on a tiny random BERT ----------------------------------------------------------------
 def _tiny_model(folder: Path) -> Path:
     from sentence_transformers import SentenceTransformer, models
@@ -238,11 +251,12 @@ def test_training_info_has_provenance_and_evaluation(tiny_run):
     assert 0.0 <= saved["eval"]["test"]["ndcg@10"] <= 1.0
 
 
-def test_adapter_saves_loads_and_matches_merged_model(tiny_run):
+def test_adapter_saves_loads_and_matches_merged_model(tiny_run, tmp_path, monkeypatch):
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import is_adapter_folder, load_adapter_light, load_adapter_model
+    from codequarry.embed.adapter import merged_folder
+    from codequarry.train.lora import is_adapter_folder, load_adapter_model
 
     info, base, _ = tiny_run
     adapter = Path(info["adapter"])
@@ -254,7 +268,12 @@ def test_adapter_saves_loads_and_matches_merged_model(tiny_run):
     texts = ["def add(a, b): return a + b", "python sort a list"]
     a, b, c = (m.encode(texts, normalize_embeddings=True) for m in (loaded, merged, base_model))
     assert np.allclose(a, b, atol=1e-5)
-    assert np.allclose(load_adapter_light(adapter).encode(texts, normalize_embeddings=True), b, atol=1e-5)
+    # The inference-side merge (numpy, no peft) gives the same model, once, reused after.
+    monkeypatch.setenv("QUARRY_CACHE_DIR", str(tmp_path / "cache"))
+    folder = merged_folder(adapter)
+    assert merged_folder(adapter) == folder and (folder / "modules.json").is_file()
+    light = SentenceTransformer(str(folder), device="cpu")
+    assert np.allclose(light.encode(texts, normalize_embeddings=True), b, atol=1e-5)
     assert not np.allclose(a, c, atol=1e-5), "training changed nothing"
 
 

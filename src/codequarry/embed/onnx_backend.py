@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from codequarry.embed.encoder import Progress, normalize
-from codequarry.embed.presets import Preset, package_path
+from codequarry.embed.presets import Preset, model_folder
 from codequarry.errors import MissingExtraError, ModelUnavailableError, QuarryError, require
 
 VARIANTS = ("fp32", "int8")
@@ -78,14 +78,6 @@ def cache_root() -> Path:
     from codequarry.eval.cache import cache_dir
 
     return cache_dir() / "onnx"
-
-
-def model_folder(preset: Preset) -> Path | None:
-    """The local folder holding the preset's weights, or None for a hub id (not exportable offline)."""
-    if preset.source.startswith("package:"):
-        return package_path(preset.source)
-    path = Path(preset.source).expanduser()
-    return path if path.is_dir() else None
 
 
 def read_layout(folder: Path) -> Layout:

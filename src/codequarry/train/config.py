@@ -35,6 +35,9 @@ class DataConfig:
     per_language: dict[str, int] = field(default_factory=lambda: {"python": 2000, "*": 300})
     cosqa: bool = True  # include the CoSQA pairs of the pair set (dev-train part only)
     cosqa_repeat: int = 1  # in-domain pairs are few: show them this many times per epoch
+    # Final refit: once a recipe has been chosen on the dev holdout, train it again with the holdout
+    # queries included. The holdout then stops being a clean measure and is not reported.
+    include_holdout: bool = False
     query_style: str = "plain"  # "plain" or "web": mined queries lowercased, "<language> " prefixed
     # "none", or "corpus": each CoSQA pair gets a hard negative from the retrieval corpus, ranked by the
     # base model (never a test/holdout positive, never scored above the pair's own positive).

@@ -13,9 +13,9 @@ from __future__ import annotations
 def load_guide(source: str, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import _resolve_base
+    from codequarry.train.lora import resolve_base
 
-    guide = SentenceTransformer(_resolve_base(source), device=device)
+    guide = SentenceTransformer(resolve_base(source), device=device)
     guide.eval()
     for p in guide.parameters():
         p.requires_grad_(False)

@@ -43,7 +43,8 @@ def select_pairs(pairs: list[Pair], data_cfg) -> tuple[list[Pair], dict]:
     chosen: list[Pair] = []
     counts: Counter = Counter()
     if data_cfg.cosqa:
-        cosqa = [p for p in pairs if p.source.startswith("cosqa") and p.split == "train"]
+        splits = ("train", "holdout") if data_cfg.include_holdout else ("train",)
+        cosqa = [p for p in pairs if p.source.startswith("cosqa") and p.split in splits]
         for _ in range(max(1, int(data_cfg.cosqa_repeat))):
             chosen.extend(cosqa)
         counts["cosqa"] = len(cosqa)
@@ -104,12 +105,12 @@ def _hardware(threads: int) -> dict:
 def _load_model(base: str, max_seq_length: int):
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import _resolve_base, is_adapter_folder, load_adapter_model
+    from codequarry.train.lora import is_adapter_folder, load_adapter_model, resolve_base
 
     if is_adapter_folder(base):
         model = load_adapter_model(base)
     else:
-        model = SentenceTransformer(_resolve_base(base), device="cpu")
+        model = SentenceTransformer(resolve_base(base), device="cpu")
     model.max_seq_length = max_seq_length
     return model
 
@@ -150,7 +151,8 @@ def train(cfg, *, log=print) -> dict:
     chosen, counts = select_pairs(all_pairs, cfg.data)
     if len(chosen) < 2:
         raise ValueError("the recipe selects fewer than 2 training pairs")
-    holdout = {p.qualname for p in all_pairs if p.split == "holdout" and p.source.startswith("cosqa")}
+    holdout = set() if cfg.data.include_holdout else {
+        p.qualname for p in all_pairs if p.split == "holdout" and p.source.startswith("cosqa")}
     manifest = pairs_file.parent / "manifest.json"
     info: dict = {
         "name": cfg.name, "run_dir": str(run_dir), "config": cfg.to_dict(),
