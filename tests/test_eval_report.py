@@ -24,6 +24,14 @@ def test_expand_systems_order_labels_and_lexical_once():
     assert System("hybrid", fusion="rrf").config()["fusion"] == "rrf"
 
 
+def test_model_labels_keep_the_run_name_of_training_outputs():
+    from codequarry.eval.systems import short_model
+
+    assert short_model("intfloat/e5-base-v2") == "e5-base-v2"
+    assert short_model("build/train-runs/refit/adapter") == "refit/adapter"
+    assert short_model("/x/runs/a/model") == "a/model"
+
+
 @pytest.fixture
 def evaluation(tmp_path):
     from codequarry.embed.encoder import HashingEncoder

@@ -96,10 +96,12 @@ def test_export_is_cached_and_keyed_by_weights(fp32, cache):
     assert again.path == fp32.path and again.path.stat().st_mtime_ns == before
 
 
-def test_search_path_imports_no_torch(fp32, cache):
+@pytest.mark.parametrize("preset", ["minilm", "quarry-code-minilm"])
+def test_search_path_imports_no_torch(fp32, cache, preset):
+    load_encoder(preset, backend="onnx")  # the export (made once, with torch) is in the cache
     code = (
         "import sys; from codequarry.embed import load_encoder\n"
-        "e = load_encoder('minilm'); v = e.encode_queries(['open a file'])\n"
+        f"e = load_encoder({preset!r}); v = e.encode_queries(['open a file'])\n"
         "print(type(e).__name__, v.shape, 'torch' in sys.modules, 'transformers' in sys.modules)"
     )
     env = {**os.environ, "QUARRY_CACHE_DIR": str(cache)}

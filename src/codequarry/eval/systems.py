@@ -59,7 +59,11 @@ class System:
 
 
 def short_model(name: str) -> str:
-    return Path(name).name if ("/" in name or "\\" in name) else name
+    if "/" not in name and "\\" not in name:
+        return name
+    path = Path(name)
+    # A training run's output folders are all called adapter/ or model/: the run's name tells them apart.
+    return f"{path.parent.name}/{path.name}" if path.name in ("adapter", "model") else path.name
 
 
 def expand_systems(
