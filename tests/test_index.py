@@ -64,6 +64,18 @@ def test_model_mismatch_is_refused(sample_repo):
         index_repository(sample_repo, model="minilm")
 
 
+def test_a_model_that_never_loaded_does_not_hold_the_slot(sample_repo, tmp_path):
+    from codequarry.errors import ModelUnavailableError
+
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "adapter_config.json").write_text("{}")
+    (broken / "quarry-adapter.json").write_text('{"base": "minilm"}')
+    with pytest.raises(ModelUnavailableError):
+        index_repository(sample_repo, model=str(broken))
+    assert index_repository(sample_repo, model="hash").model == "hash"  # no --force needed: nothing was built
+
+
 def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo, monkeypatch):
     from codequarry.embed.encoder import HashingEncoder
 

@@ -277,6 +277,22 @@ def test_adapter_saves_loads_and_matches_merged_model(tiny_run, tmp_path, monkey
     assert not np.allclose(a, c, atol=1e-5), "training changed nothing"
 
 
+def test_a_broken_adapter_is_one_model_error(tiny_run, tmp_path, monkeypatch):
+    import shutil
+
+    from codequarry.embed.adapter import merged_folder
+    from codequarry.errors import ModelUnavailableError
+
+    info, _, _ = tiny_run
+    monkeypatch.setenv("QUARRY_CACHE_DIR", str(tmp_path / "cache"))
+    broken = tmp_path / "broken"
+    shutil.copytree(info["adapter"], broken)
+    (broken / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelUnavailableError, match="cannot merge the adapter"):
+        merged_folder(broken)
+    assert not list((tmp_path / "cache" / "adapters").iterdir())  # nothing half-written is left
+
+
 def test_merged_model_resolves_as_a_model_folder(tiny_run):
     from codequarry.embed.presets import resolve_model
 

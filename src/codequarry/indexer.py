@@ -128,7 +128,8 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
         db.create_slot(name, wanted or resolve_model(None).name)
         return name, wanted or resolve_model(None).name
     if wanted and wanted != existing["model"]:
-        if not force:
+        # A slot that was never built (say its model failed to load) holds no vectors to protect.
+        if not force and existing["generation"] > 0:
             raise IndexMismatchError(
                 f"slot '{name}' was built with model '{existing['model']}', not '{wanted}'; "
                 f"use 'quarry slot create NAME --model {wanted}' for a side-by-side index, or --force to rebuild"

@@ -74,6 +74,8 @@ def merged_folder(adapter_dir: str | Path, *, base: str | None = None) -> Path:
     target = cache_dir() / "adapters" / f"{slug(adapter_dir.name, 40)}-{h.hexdigest()[:16]}"
     if (target / "model.safetensors").is_file():
         return target
+    from safetensors import SafetensorError
+
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -92,7 +94,7 @@ def merged_folder(adapter_dir: str | Path, *, base: str | None = None) -> Path:
         except OSError:  # another process merged it first: theirs is the same
             if not (target / "model.safetensors").is_file():
                 raise
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         raise ModelUnavailableError(f"cannot merge the adapter {adapter_dir} onto {base_dir} ({exc})") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
