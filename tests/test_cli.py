@@ -63,3 +63,11 @@ def test_slot_create_from_a_subdirectory_uses_the_existing_index(sample_repo):
     assert not (sample_repo / "net" / ".quarry").exists()
     listing = json.loads(run_cli("slot", "list", "--json", cwd=sample_repo).stdout)
     assert [s["name"] for s in listing] == ["default", "other"]
+
+
+def test_models_lists_presets_and_marks_the_default():
+    out = run_cli("models", env={"QUARRY_MODEL": ""})
+    marked = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("*")]
+    assert out.returncode == 0 and marked == ["minilm"] and "quarry-code-minilm" in out.stdout
+    chosen = run_cli("models", env={"QUARRY_MODEL": "quarry-code-minilm"})
+    assert [line.split()[1] for line in chosen.stdout.splitlines() if line.startswith("*")] == ["quarry-code-minilm"]

@@ -193,10 +193,14 @@ def slot_remove(name, repo, index_dir) -> None:
 @main.command()
 def models() -> None:
     """List model presets."""
-    from codequarry.embed.presets import PRESETS
+    from codequarry.embed.presets import PRESETS, resolve_model
 
+    default = resolve_model(None).name  # QUARRY_MODEL, else the built-in default
+    width = max(len(p.name) for p in PRESETS.values()) + 2
     for p in PRESETS.values():
-        click.echo(f"{p.name:<12} {p.source:<40} dim={p.dim:<5} {'offline' if p.offline else 'hub':<8} {p.description}")
+        mark = "*" if p.name == default else " "
+        click.echo(f"{mark} {p.name:<{width}} dim={p.dim:<5} {'offline' if p.offline else 'hub':<8} {p.description}"
+                   f" [{p.source}]")
 
 
 def _register_commands() -> None:
