@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _load(target: str):
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import is_adapter_folder, load_adapter_model, resolve_base
+    from codequarry.embed.adapter import is_adapter_folder, resolve_base
+    from codequarry.train.lora import load_adapter_model
 
     path = Path(target)
     if (path / "model").is_dir():

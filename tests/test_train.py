@@ -255,8 +255,8 @@ def test_adapter_saves_loads_and_matches_merged_model(tiny_run, tmp_path, monkey
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.embed.adapter import merged_folder
-    from codequarry.train.lora import is_adapter_folder, load_adapter_model
+    from codequarry.embed.adapter import is_adapter_folder, merged_folder
+    from codequarry.train.lora import load_adapter_model
 
     info, base, _ = tiny_run
     adapter = Path(info["adapter"])

@@ -30,8 +30,7 @@ class SentenceTransformerEncoder:
             ) from exc
         self.preset = preset
         self.name = preset.name
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        self.dim = embedding_dim(self.model)
         self.max_tokens = min(preset.max_tokens, int(self.model.max_seq_length or preset.max_tokens))
         self.model.max_seq_length = self.max_tokens
         self.tokenizer = self.model.tokenizer
@@ -60,6 +59,12 @@ class SentenceTransformerEncoder:
         return self._encode([self.preset.passage_prefix + t for t in texts], progress)
 
 
+
+
+def embedding_dim(model) -> int:
+    """A SentenceTransformer's output size (the method was renamed in sentence-transformers 5)."""
+    fn = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(fn())
 
 
 def quiet_transformers() -> None:

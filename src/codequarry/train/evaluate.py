@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from codequarry.embed.st_backend import embedding_dim
+
 BATCH = 32
 
 
@@ -27,7 +29,7 @@ class ModelEncoder:
     def __init__(self, model, name: str, max_tokens: int = 256) -> None:
         self.model = model
         self.name = name
-        self.dim = _dim(model)
+        self.dim = embedding_dim(model)
         self.max_tokens = max_tokens
         self.preset = None
 
@@ -143,8 +145,3 @@ def evaluate_model(
         log(f"  {split}: " + ", ".join(f"{n} nDCG@10 {results[n]['ndcg@10']:.4f}"
                                         for n in (split, "dev-holdout") if n in results and (n == split or split == "dev")))
     return results
-
-
-def _dim(model) -> int:
-    fn = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(fn())

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codequarry.embed.adapter import ADAPTER_META, adapter_meta, is_adapter_folder, resolve_base
-
-__all__ = ["ADAPTER_META", "apply_lora", "is_adapter_folder", "load_adapter_model", "resolve_base", "save_adapter",
-           "save_merged"]
+from codequarry.embed.adapter import ADAPTER_META, adapter_meta, resolve_base
+from codequarry.embed.st_backend import embedding_dim
 
 
 def _backbone_holder(model):
@@ -59,7 +57,7 @@ def save_adapter(model, folder: str | Path, *, base: str, extra: dict | None = N
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
     meta = {"format": "codequarry-lora-adapter", "base": base,
             "max_seq_length": int(model.max_seq_length or 256),
-            "dim": _dim(model), **(extra or {})}
+            "dim": embedding_dim(model), **(extra or {})}
     (folder / ADAPTER_META).write_text(json.dumps(meta, indent=1, sort_keys=True))
     return folder
 
@@ -97,8 +95,3 @@ def load_adapter_model(adapter_dir: str | Path, *, base: str | None = None, devi
         model.max_seq_length = int(meta["max_seq_length"])
     model.eval()
     return model
-
-
-def _dim(model) -> int:
-    fn = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(fn())

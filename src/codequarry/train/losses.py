@@ -9,11 +9,12 @@ is the base MiniLM itself — the frozen starting point of the student.
 
 from __future__ import annotations
 
+from codequarry.embed.adapter import resolve_base
+from codequarry.embed.st_backend import embedding_dim
+
 
 def load_guide(source: str, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
-
-    from codequarry.train.lora import resolve_base
 
     guide = SentenceTransformer(resolve_base(source), device=device)
     guide.eval()
@@ -43,11 +44,6 @@ def build_loss(cfg, model, *, guide=None):
         raise ValueError(f"unknown loss '{name}'")
     if not cfg.matryoshka:
         return inner
-    full = _dim(model)
+    full = embedding_dim(model)
     dims = sorted({int(d) for d in cfg.matryoshka_dims if 0 < int(d) <= full} | {full}, reverse=True)
     return losses.MatryoshkaLoss(model, inner, matryoshka_dims=dims)
-
-
-def _dim(model) -> int:
-    fn = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(fn())

@@ -105,7 +105,8 @@ def _hardware(threads: int) -> dict:
 def _load_model(base: str, max_seq_length: int):
     from sentence_transformers import SentenceTransformer
 
-    from codequarry.train.lora import is_adapter_folder, load_adapter_model, resolve_base
+    from codequarry.embed.adapter import is_adapter_folder, resolve_base
+    from codequarry.train.lora import load_adapter_model
 
     if is_adapter_folder(base):
         model = load_adapter_model(base)
