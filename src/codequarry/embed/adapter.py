@@ -110,8 +110,6 @@ def _write_merged_weights(adapter_dir: Path, base_weights: Path, out: Path) -> N
         raise ValueError("only plain LoRA adapters can be merged (no DoRA, no rank patterns)")
     r = float(config["r"])
     scale = float(config["lora_alpha"]) / (r ** 0.5 if config.get("use_rslora") else r)
-    if not base_weights.is_file():
-        raise ValueError(f"the base has no {base_weights.name}")
     weights = load_file(str(base_weights))
     lora = load_file(str(adapter_dir / ADAPTER_WEIGHTS))
     done = 0
