@@ -39,3 +39,29 @@ def test_shipped_adapter_preset_loads_offline_on_both_backends_and_changes_the_v
     onnx = load_encoder("quarry-code-minilm", backend="onnx")
     assert float((onnx.encode_passages(texts) @ vt.T)[0, 0]) >= 0.999
     assert np.allclose(onnx.encode_queries(["python read a file into a string"]), q[:1], atol=2e-3)
+
+
+def test_an_unreachable_hub_is_one_error_at_once_not_a_minute_of_retries(monkeypatch):
+    import socket
+    import time
+
+    from codequarry.embed.st_backend import hub_unreachable
+    from codequarry.errors import ModelUnavailableError
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused at once
+    port = closed.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    try:
+        assert "cannot be reached" in hub_unreachable("someone/not-cached-model")
+        start = time.monotonic()
+        with pytest.raises(ModelUnavailableError, match="cannot be reached.*offline preset"):
+            load_encoder("someone/not-cached-model", backend="torch")
+        assert time.monotonic() - start < 20
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the user's own choice: the library reads its cache
+        assert hub_unreachable("someone/not-cached-model") is None
+    finally:
+        closed.close()

@@ -327,14 +327,18 @@ def test_hard_negatives_come_from_the_corpus_and_never_from_test(tmp_path):
     enc = ModelEncoder(st, f"tiny-base-{weights_fingerprint(st)}", 32)
     negs, stats = corpus_hard_negatives(pairs, enc, dataset=str(beir), holdout=set(), pool=3)
     assert negs and stats["with_negative"] == len(negs), stats
-    for i, text in negs.items():
-        assert text != pairs[i].positive
-        assert text not in {corpus[c] for c in test_ids}
+    for i, texts in negs.items():
+        assert len(texts) == 1 and texts[0] != pairs[i].positive
+        assert texts[0] not in {corpus[c] for c in test_ids}
+    two, stats2 = corpus_hard_negatives(pairs, enc, dataset=str(beir), holdout=set(), pool=3, per_pair=2)
+    assert two and all(len(set(t)) == 2 and pairs[i].positive not in t for i, t in two.items())
+    assert stats2["with_negative"] + stats2["too_few_eligible"] == len(pairs)
     write_pairs(pairs, tmp_path / "pairs" / "pairs.jsonl")
     cfg = from_dict({
         "name": "hn", "out_dir": str(tmp_path / "runs"),
         "model": {"base": str(base), "max_seq_length": 32, "query_max_length": 16, "eval_max_seq_length": 32},
-        "data": {"pairs": str(tmp_path / "pairs"), "hard_negatives": "corpus", "hard_negative_pool": 3},
+        "data": {"pairs": str(tmp_path / "pairs"), "hard_negatives": "corpus", "hard_negative_pool": 3,
+                 "hard_negatives_per_pair": 2, "negatives_model": str(base)},
         "loss": {"name": "cached_gist", "guide": str(base), "mini_batch_size": 2, "matryoshka": True,
                  "matryoshka_dims": [32, 16]},
         "lora": {"r": 2, "alpha": 4, "target_modules": ["query", "value"]},
@@ -343,4 +347,4 @@ def test_hard_negatives_come_from_the_corpus_and_never_from_test(tmp_path):
     })
     info = train(cfg, log=lambda m: None)
     rows = [json.loads(l) for l in Path(info["log"]).read_text().splitlines()]  # noqa: E741
-    assert rows and all(r["columns"] == 3 and math.isfinite(r["loss"]) for r in rows)
+    assert rows and all(r["columns"] == 4 and math.isfinite(r["loss"]) for r in rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Sequence
 
 import numpy as np
@@ -20,6 +19,12 @@ class SentenceTransformerEncoder:
         quiet_transformers()
         folder = model_folder(preset)  # an adapter comes back merged onto its base
         source = str(folder) if folder is not None else preset.source
+        if folder is None:
+            why = hub_unreachable(preset.source)
+            if why:
+                raise ModelUnavailableError(
+                    f"cannot load model '{preset.name}': {why}; "
+                    f"without network use an offline preset: --model {', '.join(offline_presets())}")
         try:
             self.model = st.SentenceTransformer(source, device="cpu")
         except Exception as exc:  # hub errors come in many types; all mean "cannot load"
@@ -59,6 +64,36 @@ class SentenceTransformerEncoder:
         return self._encode([self.preset.passage_prefix + t for t in texts], progress)
 
 
+def hub_unreachable(repo_id: str, *, timeout: float = 3.0) -> str | None:
+    """Why the hub cannot serve `repo_id` now, or None when loading should just be tried.
+
+    huggingface_hub retries an unreachable host with back-off for over a minute before it gives
+    up; one plain connection decides the same in a fraction of a second. Skipped when the user
+    chose offline mode (the library then reads its cache), when the model is cached already, and
+    behind a proxy (a direct connection proves nothing there).
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return None
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return None
+    except Exception:  # not a valid repo id, or an old huggingface_hub: let loading say what is wrong
+        return None
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"the Hugging Face hub ({host}) cannot be reached ({exc.strerror or type(exc).__name__})"
+    return None
 
 
 def embedding_dim(model) -> int:

@@ -43,6 +43,10 @@ class DataConfig:
     # base model (never a test/holdout positive, never scored above the pair's own positive).
     hard_negatives: str = "none"
     hard_negative_pool: int = 10  # choose among this many best-ranked eligible corpus items
+    hard_negatives_per_pair: int = 1  # extra loss columns; pairs with fewer eligible items get none
+    # Which model ranks the corpus for hard negatives: "" = the base being trained; or a model/adapter
+    # folder, e.g. an earlier round's run (negatives the fine-tuned model still confuses).
+    negatives_model: str = ""
     seed: int = 13
 
 
@@ -135,6 +139,8 @@ def from_dict(raw: dict, source: str = "") -> TrainConfig:
         raise UserInputError(f"loss.name '{cfg.loss.name}' must be mnrl, cached_mnrl, gist or cached_gist")
     if cfg.data.hard_negatives not in ("none", "corpus"):
         raise UserInputError("data.hard_negatives must be 'none' or 'corpus'")
+    if not 1 <= int(cfg.data.hard_negatives_per_pair) <= cfg.data.hard_negative_pool:
+        raise UserInputError("data.hard_negatives_per_pair must be between 1 and data.hard_negative_pool")
     if cfg.data.query_style not in ("plain", "web"):
         raise UserInputError("data.query_style must be 'plain' or 'web'")
     return cfg

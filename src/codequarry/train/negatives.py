@@ -1,6 +1,7 @@
 """Hard negatives for the in-domain (CoSQA) pairs, mined from the retrieval corpus with the base model.
 
-For each query the base model ranks the corpus; the negative is drawn
+For each query the base model (or `data.negatives_model`, e.g. an adapter
+trained in an earlier round) ranks the corpus; the negative is drawn
 (seeded) from the best `pool` items that are *eligible*: not one of the
 query's own positives, not a test or holdout positive of the data set (the
 test split is only ever used to exclude), and scored by the base model below
@@ -33,8 +34,12 @@ def _blocked_corpus_ids(root: Path, holdout: set[str]) -> set[str]:
 
 
 def corpus_hard_negatives(pairs: list[Pair], encoder, *, dataset: str, holdout: set[str], pool: int = 10,
-                          seed: int = 13) -> tuple[dict[int, str], dict]:
-    """{index in pairs: negative text} for the CoSQA pairs among `pairs`, and stats."""
+                          seed: int = 13, per_pair: int = 1) -> tuple[dict[int, list[str]], dict]:
+    """{index in pairs: `per_pair` negative texts} for the CoSQA pairs among `pairs`, and stats.
+
+    A pair with fewer than `per_pair` eligible items gets none: the loss needs the same number of
+    columns in every batch, and padding with repeats would weigh one negative twice.
+    """
     from codequarry.eval.beir import load_beir
     from codequarry.eval.cache import cached_passage_embeddings
 
@@ -54,8 +59,9 @@ def corpus_hard_negatives(pairs: list[Pair], encoder, *, dataset: str, holdout: 
     pos_texts = sorted({pairs[i].positive for i in idx})
     pvecs = dict(zip(pos_texts, encoder.encode_passages(pos_texts)))
     rng = random.Random(seed)
-    out: dict[int, str] = {}
-    stats = {"pairs": len(idx), "with_negative": 0, "skipped_blocked": 0, "skipped_above_positive": 0}
+    out: dict[int, list[str]] = {}
+    stats = {"pairs": len(idx), "with_negative": 0, "too_few_eligible": 0, "skipped_blocked": 0,
+             "skipped_above_positive": 0}
     cache: dict[str, list[int]] = {}
     for i in idx:
         p = pairs[i]
@@ -79,7 +85,11 @@ def corpus_hard_negatives(pairs: list[Pair], encoder, *, dataset: str, holdout: 
                 if len(eligible) >= pool:
                     break
             cache[key] = eligible
-        if cache[key]:
-            out[i] = ds.corpus_texts[rng.choice(cache[key])]
+        if len(cache[key]) >= per_pair:
+            # choice() for one keeps the draws, and so the shipped adapter, identical to before per_pair.
+            picks = [rng.choice(cache[key])] if per_pair == 1 else rng.sample(cache[key], per_pair)
+            out[i] = [ds.corpus_texts[j] for j in picks]
             stats["with_negative"] += 1
+        else:
+            stats["too_few_eligible"] += 1
     return out, stats

@@ -179,14 +179,20 @@ def train(cfg, *, log=print) -> dict:
                                              **eval_kwargs)
         info["eval_before_seconds"] = round(time.time() - t0, 1)
 
-    negatives: dict[int, str] = {}
+    negatives: dict[int, list[str]] = {}
     if cfg.data.hard_negatives == "corpus":
         from codequarry.train.negatives import corpus_hard_negatives
 
         t0 = time.time()
+        miner = ModelEncoder(model, base_name, cfg.model.eval_max_seq_length)
+        if cfg.data.negatives_model:
+            other = _load_model(cfg.data.negatives_model, cfg.model.eval_max_seq_length)
+            miner = ModelEncoder(other, f"miner:{cfg.data.negatives_model}:{weights_fingerprint(other)}",
+                                 cfg.model.eval_max_seq_length)
         negatives, nstats = corpus_hard_negatives(
-            chosen, ModelEncoder(model, base_name, cfg.model.eval_max_seq_length), dataset=cfg.eval.dataset,
-            holdout=holdout, pool=cfg.data.hard_negative_pool, seed=cfg.data.seed)
+            chosen, miner, dataset=cfg.eval.dataset, holdout=holdout, pool=cfg.data.hard_negative_pool,
+            seed=cfg.data.seed, per_pair=int(cfg.data.hard_negatives_per_pair))
+        del miner
         info["hard_negatives"] = nstats | {"seconds": round(time.time() - t0, 1)}
         log(f"hard negatives: {nstats}")
 
@@ -200,8 +206,7 @@ def train(cfg, *, log=print) -> dict:
     params = [p for p in loss_fn.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
 
-    tokens = [pair_tokens(p) | ({f"c:{code_hash(negatives[i])}"} if i in negatives else set())
-              for i, p in enumerate(chosen)]
+    tokens = [pair_tokens(p) | {f"c:{code_hash(n)}" for n in negatives.get(i, [])} for i, p in enumerate(chosen)]
     # Pairs with a hard negative and pairs without go in separate batches (the loss needs equal columns).
     subsets = [sorted(negatives), [i for i in range(len(chosen)) if i not in negatives]]
     samplers = []
@@ -263,7 +268,8 @@ def train(cfg, *, log=print) -> dict:
             feats = [_features(model, qs, cfg.model.query_max_length),
                      _features(model, ps, cfg.model.max_seq_length)]
             if negatives and batch[0] in negatives:
-                feats.append(_features(model, [negatives[i] for i in batch], cfg.model.max_seq_length))
+                for col in range(len(negatives[batch[0]])):
+                    feats.append(_features(model, [negatives[i][col] for i in batch], cfg.model.max_seq_length))
             labels = labels_cache.setdefault(len(batch), torch.arange(len(batch)))
             if tc.bf16:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
