@@ -204,12 +204,16 @@ class DenseCorpus:
         self.vectors, self.cache_info = cached_passage_embeddings(encoder, ids, texts, progress=progress)
 
     def search_vector(self, qvec: np.ndarray, n: int = CANDIDATES) -> dict[int, float]:
-        scores = self.vectors @ np.asarray(qvec, dtype=np.float32)
-        n = min(n, len(scores))
-        if n <= 0:
-            return {}
-        idx = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        return {int(i): float(scores[i]) for i in idx}
+        return top_scores(self.vectors @ np.asarray(qvec, dtype=np.float32), n)
+
+
+def top_scores(scores: np.ndarray, n: int) -> dict[int, float]:
+    """{row: score} of the n best rows of one query's score vector (unordered; `metrics.rank` orders)."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return {}
+    idx = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return {int(i): float(scores[i]) for i in idx}
 
 
 @dataclass

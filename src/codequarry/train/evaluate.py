@@ -81,15 +81,12 @@ def _truncate(vecs: np.ndarray, dim: int) -> np.ndarray:
 
 
 def _run(qvecs: np.ndarray, cvecs: np.ndarray, qids: list[str], cids: list[str], depth: int = 100) -> dict:
+    """The harness's dense ranking (`eval.beir.top_scores` + `metrics.rank`), one matrix product for all queries."""
+    from codequarry.eval.beir import top_scores
+    from codequarry.eval.metrics import rank
+
     scores = qvecs @ cvecs.T
-    depth = min(depth, scores.shape[1])
-    top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-    run = {}
-    for row, qid in enumerate(qids):
-        idx = top[row]
-        order = idx[np.lexsort((idx, -scores[row, idx]))]
-        run[qid] = [cids[i] for i in order]
-    return run
+    return {qid: [cids[i] for i in rank(top_scores(scores[row], depth), depth)] for row, qid in enumerate(qids)}
 
 
 def _score(run: dict, qrels: dict, qids: list[str]) -> dict:
