@@ -4,7 +4,7 @@ For each query the base model (or `data.negatives_model`, e.g. an adapter
 trained in an earlier round) ranks the corpus; the negative is drawn
 (seeded) from the best `pool` items that are *eligible*: not one of the
 query's own positives, not a test or holdout positive of the data set (the
-test split is only ever used to exclude), and scored by the base model below
+test split is only ever used to exclude), and scored by that model below
 the query's own positive — a GIST-style guard against false negatives.
 The corpus vectors are the ones the before-evaluation cached, so this costs
 one query batch.

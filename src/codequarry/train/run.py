@@ -116,6 +116,14 @@ def _load_model(base: str, max_seq_length: int):
     return model
 
 
+def _miner(source: str, max_len: int):
+    """The encoder that ranks the corpus for hard negatives when it is not the model being trained."""
+    from codequarry.train.evaluate import ModelEncoder, weights_fingerprint
+
+    other = _load_model(source, max_len)
+    return ModelEncoder(other, f"miner:{source}:{weights_fingerprint(other)}", max_len)
+
+
 def _features(model, texts: list[str], max_len: int):
     model.max_seq_length = max_len
     fn = getattr(model, "preprocess", None) or model.tokenize
@@ -184,11 +192,8 @@ def train(cfg, *, log=print) -> dict:
         from codequarry.train.negatives import corpus_hard_negatives
 
         t0 = time.time()
-        miner = ModelEncoder(model, base_name, cfg.model.eval_max_seq_length)
-        if cfg.data.negatives_model:
-            other = _load_model(cfg.data.negatives_model, cfg.model.eval_max_seq_length)
-            miner = ModelEncoder(other, f"miner:{cfg.data.negatives_model}:{weights_fingerprint(other)}",
-                                 cfg.model.eval_max_seq_length)
+        miner = (_miner(cfg.data.negatives_model, cfg.model.eval_max_seq_length) if cfg.data.negatives_model
+                 else ModelEncoder(model, base_name, cfg.model.eval_max_seq_length))
         negatives, nstats = corpus_hard_negatives(
             chosen, miner, dataset=cfg.eval.dataset, holdout=holdout, pool=cfg.data.hard_negative_pool,
             seed=cfg.data.seed, per_pair=int(cfg.data.hard_negatives_per_pair))
