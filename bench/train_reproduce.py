@@ -10,7 +10,8 @@ manifest.json; (2) `quarry train configs/train/default.toml`; (3) compare
 with the numbers recorded in the shipped adapter's quarry-adapter.json.
 Needs root for apt-get (or the .deb/.tgz files already in WORKDIR/downloads),
 the CoSQA folder (../shared/datasets/cosqa), and about 10 minutes on 2 cores (measured from
-empty folders: 2.1 min for the pair set, 6.6 min of training, the rest evaluation).
+empty folders: 2.1 min for the pair set, 6.6 min of training; embedding the CoSQA corpus adds
+about 100 s per model when the user cache does not have it yet).
 """
 
 from __future__ import annotations
