@@ -149,6 +149,23 @@ def test_corrupt_and_foreign_indexes_are_refused(sample_repo, tmp_path):
         IndexDB(foreign)
 
 
+def test_an_index_from_before_staging_moved_out_still_opens(sample_repo):
+    # Indexes written while staging was a table inside index.db carry migration 003 and the table.
+    index_repository(sample_repo, model="hash")
+    conn = sqlite3.connect(sample_repo / ".quarry" / "index.db")
+    conn.execute("DELETE FROM _migrations WHERE name = '004_staging_moves_out'")
+    conn.execute("INSERT OR IGNORE INTO _migrations VALUES ('003_staged_files', '2026-11-21T00:00:00+00:00')")
+    conn.execute("CREATE TABLE staged (path TEXT PRIMARY KEY, language TEXT, size INTEGER NOT NULL, "
+                 "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, chunks TEXT NOT NULL)")
+    conn.commit()
+    conn.close()
+    assert index_repository(sample_repo, model="hash").chunks > 0
+    tables = {r[0] for r in sqlite3.connect(sample_repo / ".quarry" / "index.db").execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "staged" not in tables
+    assert Searcher.open(sample_repo).search("upload", mode="lexical")
+
+
 def test_missing_vector_file_is_a_clear_error(sample_repo):
     index_repository(sample_repo, model="hash")
     for p in (sample_repo / ".quarry").glob("vectors-*.faiss"):

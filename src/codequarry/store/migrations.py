@@ -61,4 +61,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE slots ADD COLUMN truncate_dim INTEGER;
         """,
     ),
+    (
+        "003_staged_files",
+        """
+        -- Files parsed by a running index, waiting for its final transaction; never searched.
+        CREATE TABLE staged (
+            path TEXT PRIMARY KEY,
+            language TEXT,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            chunks TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "004_staging_moves_out",
+        """
+        -- Staging now lives in a scratch database next to the index (store/db.py), deleted after
+        -- each run, so the index file keeps no free pages; the table 003 made is no longer used.
+        DROP TABLE staged;
+        """,
+    ),
 ]
