@@ -21,19 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(target: str):
-    from sentence_transformers import SentenceTransformer
-
-    from codequarry.embed.adapter import is_adapter_folder, resolve_base
-    from codequarry.train.lora import load_adapter_model
+    from codequarry.train.lora import load_model
 
     path = Path(target)
-    if (path / "model").is_dir():
+    if (path / "model").is_dir():  # a training run's folder: its merged model
         path = path / "model"
-    if is_adapter_folder(path):
-        return load_adapter_model(path), path.name
-    if path.is_dir():
-        return SentenceTransformer(str(path), device="cpu"), path.parent.name if path.name == "model" else path.name
-    return SentenceTransformer(resolve_base(target), device="cpu"), target
+    if not path.is_dir():
+        return load_model(target), target
+    return load_model(str(path)), path.parent.name if path.name == "model" else path.name
 
 
 @click.command()

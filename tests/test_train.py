@@ -230,6 +230,36 @@ def tiny_run(tmp_path_factory):
     return info, base, tmp
 
 
+def test_a_model_a_recipe_names_that_cannot_load_is_one_line_exit_6(tiny_run, tmp_path):
+    from click.testing import CliRunner
+
+    from codequarry.cli import main
+
+    info, base, tmp = tiny_run
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f"""
+[model]
+base = "{base}"
+[data]
+pairs = "{tmp / 'pairs'}"
+per_language = {{ "*" = -1 }}
+cosqa = false
+[train]
+max_steps = 1
+[eval]
+before = false
+after = false
+""")
+    for override in ("model.base=\"/nope/model\"", "loss.name=\"gist\"", "data.negatives_model=\"/nope/model\""):
+        extra = ["--set", "loss.guide=\"/nope/model\""] if "gist" in override else []
+        if "negatives" in override:
+            extra = ["--set", "data.hard_negatives=\"corpus\"", "--set", "data.hard_negative_pool=3"]
+        result = CliRunner().invoke(main, ["train", str(recipe), "--set", override, *extra,
+                                           "--out", str(tmp_path / "runs")])
+        assert result.exit_code == 6, (override, result.output)
+        assert "cannot load model '/nope/model'" in result.output and "Traceback" not in result.output
+
+
 def test_pipeline_logs_real_finite_losses(tiny_run):
     info, _, _ = tiny_run
     rows = [json.loads(l) for l in Path(info["log"]).read_text().splitlines()]  # noqa: E741

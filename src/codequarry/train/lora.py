@@ -79,6 +79,29 @@ def save_merged(model, folder: str | Path) -> Path:
     return folder
 
 
+def load_model(source: str, max_seq_length: int | None = None):
+    """A SentenceTransformer from any model source a recipe may name: preset, `package:` source,
+    sentence-transformers folder, hub id or adapter folder. A failure is one model error (exit 6),
+    not the loader's traceback: recipes name models by hand, and typos happen."""
+    from sentence_transformers import SentenceTransformer
+
+    from codequarry.embed.adapter import is_adapter_folder
+    from codequarry.errors import ModelUnavailableError, QuarryError
+
+    try:
+        if is_adapter_folder(source):
+            model = load_adapter_model(source)
+        else:
+            model = SentenceTransformer(resolve_base(source), device="cpu")
+    except QuarryError:
+        raise
+    except Exception as exc:  # missing folder, broken weights, unreachable hub: all mean "cannot load"
+        raise ModelUnavailableError(f"cannot load model '{source}' ({type(exc).__name__}: {exc})") from exc
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    return model
+
+
 def load_adapter_model(adapter_dir: str | Path, *, base: str | None = None, device: str = "cpu", merged: bool = True):
     """SentenceTransformer = the base model named in quarry-adapter.json + this adapter (merged for speed)."""
     from peft import PeftModel

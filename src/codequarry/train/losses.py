@@ -9,14 +9,13 @@ is the base MiniLM itself — the frozen starting point of the student.
 
 from __future__ import annotations
 
-from codequarry.embed.adapter import resolve_base
 from codequarry.embed.st_backend import embedding_dim
 
 
-def load_guide(source: str, device: str = "cpu"):
-    from sentence_transformers import SentenceTransformer
+def load_guide(source: str):
+    from codequarry.train.lora import load_model
 
-    guide = SentenceTransformer(resolve_base(source), device=device)
+    guide = load_model(source)
     guide.eval()
     for p in guide.parameters():
         p.requires_grad_(False)

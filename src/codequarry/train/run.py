@@ -102,25 +102,12 @@ def _hardware(threads: int) -> dict:
             "load_avg_start": os.getloadavg()}
 
 
-def _load_model(base: str, max_seq_length: int):
-    from sentence_transformers import SentenceTransformer
-
-    from codequarry.embed.adapter import is_adapter_folder, resolve_base
-    from codequarry.train.lora import load_adapter_model
-
-    if is_adapter_folder(base):
-        model = load_adapter_model(base)
-    else:
-        model = SentenceTransformer(resolve_base(base), device="cpu")
-    model.max_seq_length = max_seq_length
-    return model
-
-
 def _miner(source: str, max_len: int):
     """The encoder that ranks the corpus for hard negatives when it is not the model being trained."""
     from codequarry.train.evaluate import ModelEncoder, weights_fingerprint
+    from codequarry.train.lora import load_model
 
-    other = _load_model(source, max_len)
+    other = load_model(source, max_len)
     return ModelEncoder(other, f"miner:{source}:{weights_fingerprint(other)}", max_len)
 
 
@@ -142,7 +129,7 @@ def train(cfg, *, log=print) -> dict:
 
     from codequarry.train.evaluate import ModelEncoder, evaluate_model, weights_fingerprint
     from codequarry.train.losses import build_loss
-    from codequarry.train.lora import apply_lora, save_adapter, save_merged
+    from codequarry.train.lora import apply_lora, load_model, save_adapter, save_merged
     from codequarry.train.plots import plot_log
     from codequarry.train.sampler import PlainBatchSampler, RelatedBatchSampler, batch_conflicts, pair_tokens
 
@@ -176,7 +163,7 @@ def train(cfg, *, log=print) -> dict:
     }
     log(f"[{cfg.name}] {len(chosen)} training pairs: {counts}")
 
-    model = _load_model(cfg.model.base, cfg.model.max_seq_length)
+    model = load_model(cfg.model.base, cfg.model.max_seq_length)
     eval_kwargs = dict(dataset=cfg.eval.dataset, splits=cfg.eval.splits, holdout=holdout, limit=cfg.eval.limit,
                        dims=cfg.eval.matryoshka_dims, log=log)
     base_name = f"base:{cfg.model.base}:{weights_fingerprint(model)}"
