@@ -80,6 +80,21 @@ def test_config_loading_and_overrides(tmp_path):
         from_dict({"train": {"learning_rate": 1}})
 
 
+def test_a_recipe_value_of_the_wrong_type_is_a_user_error():
+    from codequarry.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="data.hard_negatives_per_pair must be an integer, not 'abc'"):
+        from_dict({"data": {"hard_negatives_per_pair": "abc"}})
+    with pytest.raises(UserInputError, match="train.epochs must be a number"):
+        from_dict({"train": {"epochs": "three"}})
+    with pytest.raises(UserInputError, match="lora.enabled must be true or false"):
+        from_dict({"lora": {"enabled": 1}})
+    with pytest.raises(UserInputError, match="train.batch_size must be an integer, not True"):
+        from_dict({"train": {"batch_size": True}})
+    cfg = from_dict({"train": {"epochs": 3, "lr": 1}})
+    assert cfg.train.epochs == 3.0 and isinstance(cfg.train.epochs, float) and cfg.train.lr == 1.0
+
+
 def test_shipped_recipes_parse():
     root = Path(__file__).resolve().parents[1] / "configs" / "train"
     recipes = sorted(root.glob("*.toml"))

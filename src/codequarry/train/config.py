@@ -130,7 +130,7 @@ def from_dict(raw: dict, source: str = "") -> TrainConfig:
             for k, v in value.items():
                 if k not in names:
                     raise UserInputError(f"{source or 'config'}: unknown key '{key}.{k}' (known: {', '.join(sorted(names))})")
-                setattr(section, k, v)
+                setattr(section, k, _typed(f"{source or 'config'}: {key}.{k}", getattr(section, k), v))
         elif key in ("name", "out_dir"):
             setattr(cfg, key, str(value))
         else:
@@ -144,6 +144,20 @@ def from_dict(raw: dict, source: str = "") -> TrainConfig:
     if cfg.data.query_style not in ("plain", "web"):
         raise UserInputError("data.query_style must be 'plain' or 'web'")
     return cfg
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
+          dict: "a table"}
+
+
+def _typed(where: str, default, value):
+    """`value` as the type of the field's default; a wrong type is a user error, not a crash mid-run."""
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise UserInputError(f"{where} must be {_KINDS.get(kind, kind.__name__)}, not {value!r}")
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
