@@ -100,7 +100,8 @@ class IndexDB:
         return _Transaction(self.conn)
 
     def close(self) -> None:
-        self.drop_staged()
+        if self._staging is not None:  # only the run that staged owns the scratch file; readers leave it
+            self.drop_staged()
         self.conn.close()
 
     # -- meta -------------------------------------------------------------------------------
@@ -156,6 +157,7 @@ class IndexDB:
     # -- staging: parsed files wait in a scratch database until the run's final transaction ---
     # A file of its own, deleted after each run, so the index never keeps the free pages.
     _STAGING = "staging.db"
+    _staging: sqlite3.Connection | None = None
 
     def clear_staged(self) -> None:
         self.drop_staged()
@@ -182,9 +184,8 @@ class IndexDB:
             yield path, lang, size, mtime, h, chunks, [r[12] for r in rows]
 
     def drop_staged(self) -> None:
-        staging = getattr(self, "_staging", None)
-        if staging is not None:
-            staging.close()
+        if self._staging is not None:
+            self._staging.close()
             self._staging = None
         (self.folder / self._STAGING).unlink(missing_ok=True)
 
