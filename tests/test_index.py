@@ -76,6 +76,23 @@ def test_a_model_that_never_loaded_does_not_hold_the_slot(sample_repo, tmp_path)
     assert index_repository(sample_repo, model="hash").model == "hash"  # no --force needed: nothing was built
 
 
+def test_a_forced_rebuild_whose_model_fails_leaves_the_slot_as_it_was(sample_repo, tmp_path):
+    from codequarry.errors import ModelUnavailableError
+
+    index_repository(sample_repo, model="hash")
+    before = [r.chunk.qualname for r in Searcher.open(sample_repo).search("upload", k=3, mode="dense")]
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "adapter_config.json").write_text("{}")
+    (broken / "quarry-adapter.json").write_text('{"base": "minilm"}')
+    with pytest.raises(ModelUnavailableError):
+        index_repository(sample_repo, model=str(broken), force=True)
+    slot = IndexDB(sample_repo / ".quarry").slot("default")
+    assert slot["model"] == "hash" and slot["chunks_generation"] >= 0
+    assert [r.chunk.qualname for r in Searcher.open(sample_repo).search("upload", k=3, mode="dense")] == before
+    assert index_repository(sample_repo, model="hash").model == "hash"  # same model: no --force
+
+
 def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo, monkeypatch):
     from codequarry.embed.encoder import HashingEncoder
 

@@ -120,13 +120,17 @@ def _exclusive(folder: Path):
         yield
 
 
-def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool, encoder: Encoder | None):
+def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
+                  encoder: Encoder | None) -> tuple[str, str, bool]:
+    """(slot, model, rebind): rebind means the slot changes model, which the run's final transaction
+    records with the new vectors, so a run that fails (say the model does not load) leaves the slot
+    as it was."""
     name = slot or db.default_slot()
     existing = db.slot(name)
     wanted = encoder.name if encoder is not None else resolve_model(model).name if (model or not existing) else None
     if existing is None:
         db.create_slot(name, wanted or resolve_model(None).name)
-        return name, wanted or resolve_model(None).name
+        return name, wanted or resolve_model(None).name, False
     if wanted and wanted != existing["model"]:
         # A slot that was never built (say its model failed to load) holds no vectors to protect.
         if not force and existing["generation"] > 0:
@@ -134,10 +138,8 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
                 f"slot '{name}' was built with model '{existing['model']}', not '{wanted}'; "
                 f"use 'quarry slot create NAME --model {wanted}' for a side-by-side index, or --force to rebuild"
             )
-        with db.transaction():
-            db.conn.execute("UPDATE slots SET model = ?, chunks_generation = -1 WHERE name = ?", (wanted, name))
-        return name, wanted
-    return name, existing["model"]
+        return name, wanted, True
+    return name, existing["model"], False
 
 
 @dataclass(slots=True)
@@ -227,7 +229,7 @@ class _Embedder:
 
 def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
     force, text_format = opts.force, opts.text_format
-    slot_name, model_name = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
+    slot_name, model_name, rebind = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
     # Chunk texts (and so their hashes) change with the chunker and the text format.
     rechunk_all = (
@@ -265,7 +267,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
             removed = [known[p][0] for p in known.keys() - scan.seen]
             changed = bool(stats.files_parsed or removed)
             slot_info = db.slot(slot_name)
-            slot_stale = slot_info["chunks_generation"] != db.chunks_generation or force
+            slot_stale = rebind or slot_info["chunks_generation"] != db.chunks_generation or force
             if slot_stale:  # the slot lags behind the chunks it must cover
                 for _cid, c in db.iter_chunks():
                     t = chunk_text(c, text_format)
@@ -279,7 +281,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
     stats.files_seen = scan.report.seen
     stats.skipped = dict(sorted(scan.report.skipped.items()))
     stats.embedded, stats.reused = embedder.embedded, embedder.reused
-    dim = slot_info["dim"]
+    dim = None if rebind else slot_info["dim"]
     if embedder.encoder is not None:
         dim = embedder.encoder.dim
     elif dim is None:
@@ -307,7 +309,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
             ids, vecs = db.slot_vectors(model_name, dim)
             vecs = truncate(vecs, slot_info["truncate_dim"])
             vectors.write(vectors.build(ids, vecs, vecs.shape[1]), vectors.vector_path(folder, slot_name, new_gen))
-            db.update_slot(slot_name, dim=dim, generation=new_gen, chunks_generation=generation)
+            db.update_slot(slot_name, model=model_name, dim=dim, generation=new_gen, chunks_generation=generation)
         stats.chunks = db.chunk_count()
     if changed or slot_stale:
         vectors.remove_stale(folder, slot_name, new_gen)

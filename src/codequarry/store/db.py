@@ -305,10 +305,10 @@ class IndexDB:
                 (name, model, now(), truncate_dim),
             )
 
-    def update_slot(self, name: str, *, dim: int, generation: int, chunks_generation: int) -> None:
+    def update_slot(self, name: str, *, model: str, dim: int, generation: int, chunks_generation: int) -> None:
         self.conn.execute(
-            "UPDATE slots SET dim = ?, generation = ?, chunks_generation = ? WHERE name = ?",
-            (dim, generation, chunks_generation, name),
+            "UPDATE slots SET model = ?, dim = ?, generation = ?, chunks_generation = ? WHERE name = ?",
+            (model, dim, generation, chunks_generation, name),
         )
 
     def promote(self, name: str) -> None:
