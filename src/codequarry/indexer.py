@@ -29,7 +29,7 @@ from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
 from codequarry.store import vectors
 from codequarry.store.db import IndexDB
-from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, read_source, walk
+from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, check_options, read_source, walk
 
 EMBED_BATCH = 256
 
@@ -97,6 +97,7 @@ def index_repository(
         raise UserInputError(f"not a directory: {repo}")
     if text_format not in TEXT_FORMATS:
         raise UserInputError(f"unknown text format '{text_format}' (choose from {', '.join(TEXT_FORMATS)})")
+    check_options(max_bytes, tuple(exclude))  # before anything is written: a bad option leaves no index
     repo = repo.resolve()
     folder = index_dir_for(repo, index_dir)
     db = IndexDB(folder, create=True)
