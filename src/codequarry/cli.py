@@ -153,11 +153,13 @@ def slot_list(repo, index_dir, as_json) -> None:
     if as_json:
         click.echo(json.dumps(slots, indent=2))
         return
+    from codequarry.terminal import printable_line
+
     for s in slots:
         mark = "*" if s["default"] else " "
         state = "stale: run quarry index --slot " + s["name"] if s["stale"] else "up to date"
         dim = f"{s['truncate_dim']}/{s['dim']}" if s["truncate_dim"] else s["dim"]
-        click.echo(f"{mark} {s['name']:<16} {s['model']:<24} dim={dim}  {state}")
+        click.echo(printable_line(f"{mark} {s['name']:<16} {s['model']:<24} dim={dim}  {state}"))
 
 
 @slot.command("promote")

@@ -17,7 +17,9 @@ class QuarryError(click.ClickException):
         super().__init__(message)
 
     def show(self, file=None) -> None:  # one line, no traceback, no usage dump
-        click.echo(f"quarry: error: {self.format_message()}", err=True, file=file)
+        from codequarry.terminal import printable_line  # messages quote names read from the index
+
+        click.echo(f"quarry: error: {printable_line(self.format_message())}", err=True, file=file)
 
 
 class UserInputError(QuarryError):

@@ -1,4 +1,9 @@
-"""Human-readable terminal output (JSON output is SearchResult.to_json)."""
+"""Human-readable terminal output (JSON output is SearchResult.to_json).
+
+Every string that comes from the index passes through codequarry.terminal
+before it is printed, and none is read as Rich markup: indexed files must
+not be able to drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from rich.text import Text
 
 from codequarry.domain import SearchResult
 from codequarry.search.tokens import tokenize
+from codequarry.terminal import printable, printable_line
 
 SNIPPET_LINES = 8
 _LEXERS = {"shell": "bash", "cpp": "cpp", "tsx": "tsx", "sql": "sql", "markdown": "markdown"}
@@ -23,13 +29,13 @@ def print_results(results: list[SearchResult], query: str, console: Console | No
         c = r.chunk
         head = Text()
         head.append(f"{rank:>2}. ", style="dim")
-        head.append(f"{c.file}:{c.line_start}-{c.line_end}", style="bold cyan")
-        head.append(f"  {c.qualname}", style="bold")
-        head.append(f"  [{c.kind}, {c.language}]  {r.score:.3f}", style="dim")
+        head.append(f"{printable_line(c.file)}:{c.line_start}-{c.line_end}", style="bold cyan")
+        head.append(f"  {printable_line(c.qualname)}", style="bold")
+        head.append(f"  [{printable_line(c.kind)}, {printable_line(c.language)}]  {r.score:.3f}", style="dim")
         console.print(head)
-        lines = c.code.splitlines()
+        lines = printable(c.code).splitlines()
         snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n…" if len(lines) > SNIPPET_LINES else "")
-        syntax = Syntax(snippet, _LEXERS.get(c.language, c.language), line_numbers=True,
+        syntax = Syntax(snippet, _LEXERS.get(c.language, printable_line(c.language)), line_numbers=True,
                         start_line=c.line_start, word_wrap=False, theme="ansi_dark")
         for n, line in enumerate(snippet.splitlines(), 1):
             if terms & set(tokenize(line)):
@@ -43,9 +49,13 @@ def print_stats(stats, console: Console | None = None) -> None:
     console = console or Console()
     s = stats
     skipped = ", ".join(f"{v} {k}" for k, v in s.skipped.items()) or "none"
-    console.print(
-        f"indexed [bold]{s.repo}[/] into slot '{s.slot}' ({s.model}) in {s.seconds:.1f}s\n"
+    out = Text()
+    out.append("indexed ")
+    out.append(printable_line(str(s.repo)), style="bold")
+    out.append(
+        f" into slot '{printable_line(s.slot)}' ({printable_line(s.model)}) in {s.seconds:.1f}s\n"
         f"  files: {s.files_seen} seen, {s.files_parsed} parsed, {s.files_unchanged} unchanged, "
-        f"{s.files_removed} removed; skipped: {skipped}\n"
+        f"{s.files_removed} removed; skipped: {printable_line(skipped)}\n"
         f"  chunks: {s.chunks} in index, {s.chunks_new} new; embedded {s.embedded}, reused {s.reused}"
     )
+    console.print(out)
