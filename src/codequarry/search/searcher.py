@@ -10,7 +10,7 @@ from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.errors import UserInputError
 from codequarry.locate import locate_index_dir
-from codequarry.search import fusion, lexical, rules
+from codequarry.search import filters, fusion, lexical, rules
 from codequarry.store import vectors
 from codequarry.store.db import IndexDB
 
@@ -84,6 +84,7 @@ class Searcher:
             raise UserInputError("empty query")
         if k < 1:
             raise UserInputError("-k must be at least 1")
+        filters.check_filters(langs, kinds, self.db.conn)  # here, so the warm server checks them too
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
         n = max(CANDIDATES, k)
         dense = self.dense(query, n, allowed) if mode in ("dense", "hybrid") else {}
