@@ -27,7 +27,8 @@ KIND_ALIASES = {"fn": "function", "func": "function", "fun": "function", "def": 
 def known_languages() -> frozenset[str]:
     from codequarry.chunk import languages as L
 
-    names = {*L.EXTENSIONS.values(), *L.FILENAMES.values(), *L._INTERPRETERS.values(), *L._GRAMMARS}
+    names = {*L.EXTENSIONS.values(), *L.FILENAMES.values(), *getattr(L, "_INTERPRETERS", {}).values(),
+             *getattr(L, "_GRAMMARS", {})}
     names.update(v for v in L.FENCE_ALIASES.values() if v)
     return frozenset(names | {"text"})  # chunk_file's language for a file in no known language
 
