@@ -2,8 +2,10 @@
 
 Honours .gitignore files at every level (pathspec's gitwildmatch), skips VCS,
 vendored and generated folders, binaries, minified and oversized files, and
-never follows a symlink out of the repository or round a loop. Skips are
-counted with their reason so `quarry index --json` can report them.
+never follows a symlink, so every file is yielded once, under its real path.
+A tree that changes while it is walked costs the entries that changed, never
+the run. Skips are counted with their reason so `quarry index --json` can
+report them.
 """
 
 from __future__ import annotations
