@@ -1,62 +1,56 @@
 """Talking to a warm server, from a process that has imported nothing heavy.
 
 Everything here is stdlib (plus codequarry.errors, for a user error the server
-reports). Any failure to reach a server — none running, a stale server.json,
-a pid that died, a refused or slow connection, a server of another version —
-makes `try_search` return None, and the caller searches in-process.
+reports). No query is sent before `verify` has shown that server.json names a
+live server of this user that serves this very index; a server that cannot be
+shown to makes `try_search` warn once and return None, and so does having none
+at all (without the warning): the caller then searches in-process.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 from codequarry.serve import SERVER_FILE
+from codequarry.serve.verify import UntrustedServer, check_claim, check_health, pid_alive  # noqa: F401
 
 # A live server on loopback accepts in microseconds; anything slower is not worth waiting for.
 CONNECT_TIMEOUT = 0.5
 # A query normally takes milliseconds; the first one after a re-index reloads vectors.
 READ_TIMEOUT = 30.0
+# /health does no index work: a server that cannot answer it in this long is not worth waiting for.
+HEALTH_TIMEOUT = 5.0
 TOKEN_HEADER = "X-Quarry-Token"
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but someone else's
-        return True
-    except (OverflowError, ValueError):
-        return False
-    return True
+def verified_server(index_dir: Path) -> dict | None:
+    """server.json of a server shown to serve `index_dir`, or None when none runs.
+
+    Raises UntrustedServer, whose text says why, when server.json names a server
+    that cannot be shown to serve this index (see verify.py for the checks).
+    """
+    info = check_claim(Path(index_dir))
+    if info is None:
+        return None
+    reply = request(info, "GET", "/health", timeout=HEALTH_TIMEOUT)
+    if reply is None:
+        raise UntrustedServer(f"the server on port {info['port']} does not answer")
+    status, health = reply
+    if status != 200:
+        raise UntrustedServer(f"the server on port {info['port']} answered /health with HTTP {status}")
+    check_health(Path(index_dir), info, health)
+    return info
 
 
 def server_info(index_dir: Path) -> dict | None:
-    """The running server's server.json, or None. A file left by a dead server is removed."""
-    path = Path(index_dir) / SERVER_FILE
+    """The verified server's server.json, or None (no server, or one that cannot be trusted)."""
     try:
-        info = json.loads(path.read_text())
-        pid, port = int(info["pid"]), int(info["port"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return verified_server(index_dir)
+    except UntrustedServer:
         return None
-    if pid <= 0 or not 0 < port < 65536:
-        return None
-    if not pid_alive(pid):
-        try:
-            path.unlink()
-        except OSError:
-            pass  # another process cleaned it up, or the folder is read-only: either way, no server
-        return None
-    from codequarry import __version__
-
-    # A server started by another version may answer in another shape: search in-process instead.
-    if info.get("version") != __version__:
-        return None
-    return info
 
 
 def request(info: dict, method: str, route: str, payload: dict | None = None,
@@ -101,7 +95,12 @@ def try_search(index_dir: Path, payload: dict, *, on_warning: Callable[[str], No
     """
     if index_dir is None:
         return None
-    info = server_info(Path(index_dir))
+    try:
+        info = verified_server(Path(index_dir))
+    except UntrustedServer as exc:
+        if on_warning:
+            on_warning(f"ignoring {Path(index_dir).name}/{SERVER_FILE}: {exc}")
+        return None
     if info is None:
         return None
     reply = request(info, "POST", "/search", payload, timeout)
@@ -115,6 +114,8 @@ def try_search(index_dir: Path, payload: dict, *, on_warning: Callable[[str], No
         return data["results"]
     if status == 400 and "error" in data:
         raise _user_error(data)
+    if on_warning:  # busy (503) or a server bug (500): the in-process search still answers
+        on_warning(f"the server answered HTTP {status}; searching in-process")
     return None
 
 

@@ -23,22 +23,17 @@ def serve_command(repo, index_dir, slot, port, host, idle_minutes) -> None:
     Listens on HOST:PORT (loopback by default) and writes <index-dir>/server.json,
     which searches use to find it; stop it with Ctrl-C.
     """
-    from codequarry.errors import IndexMissingError, UserInputError
+    from codequarry.errors import IndexMissingError
     from codequarry.locate import locate_index_dir
-    from codequarry.serve.client import request, server_info
 
     folder = locate_index_dir(repo, index_dir)
     if not (folder / "index.db").exists():
         raise IndexMissingError(f"no codequarry index in {folder}; run 'quarry index' first")
-    running = server_info(folder)
-    if running is not None and request(running, "GET", "/health", timeout=2.0) is not None:
-        raise UserInputError(
-            f"a server already serves {folder} (pid {running['pid']}, port {running['port']}); stop it first"
-        )
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"quarry: warning: listening on {host}: anyone who can reach it and has the token "
                    "in server.json can read the indexed code", err=True)
     from codequarry.serve.server import run_server
 
+    # run_server refuses a folder a verified server already serves, before loading anything.
     run_server(folder, slot=slot, host=host, port=port, idle_minutes=idle_minutes,
                announce=lambda line: click.echo(f"quarry: {line}", err=True))

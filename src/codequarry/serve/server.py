@@ -3,119 +3,208 @@
 Routes (every request must carry the token from server.json, which only the
 index owner can read, so other local users cannot read code through it):
 
-    GET  /health    → {"pid", "slot", "model", "index_dir", "version", "uptime_s", "searches"}
+    GET  /health    → {"pid", "host", "port", "slot", "model", "index_dir", "index_id", "version",
+                       "uptime_s", "searches"}; index_dir (a real path) and index_id are what a
+                       client compares with its own index before it sends a query (verify.py)
     POST /search    {query, k, mode, langs, kinds, path, slot} → {"results", "warnings", "slot", "model", "ms"}
     POST /shutdown  → {"ok": true}; the server exits and removes server.json
 
-It keeps up with `quarry index` runs while it is up: each request checks the
-slot's generations in the same read transaction it searches in, and reloads
-the vectors (and the model, if the slot was rebuilt with another) when they moved.
+Searches run in parallel on a fixed pool of threads (pool.py bounds threads,
+time per connection and queued connections). It keeps up with `quarry index`
+runs while it is up: each request reads the slot in the same read transaction
+it searches in, and loads the new vectors (and the model, if the slot was
+rebuilt with another) when they moved.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
+import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import traceback
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable
 
 from codequarry import __version__
 from codequarry.errors import CorruptIndexError, QuarryError, UserInputError
+from codequarry.search.searcher import Searcher
 from codequarry.serve import SERVER_FILE
-from codequarry.serve.client import TOKEN_HEADER
+from codequarry.serve.client import TOKEN_HEADER, verified_server
+from codequarry.serve.pool import DeadlineReader, PooledHTTPServer
+from codequarry.serve.search_request import SearchRequest, parse_search_request
+from codequarry.serve.verify import UntrustedServer
 
 MAX_BODY = 1 << 20
 WARMUP_QUERY = "open a file and read it"
+_BYTE_COUNT = re.compile(r"[0-9]{1,10}")
+
+
+@contextmanager
+def _snapshot(db):
+    # One read transaction per request: slot row, chunks and vectors all from one commit.
+    db.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.conn.execute("COMMIT")
+
+
+class _SharedSearcher(Searcher):
+    """A Searcher whose vectors come from the WarmIndex's cache, shared by every thread."""
+
+    def __init__(self, db, slot: str, encoder, vectors_of: Callable[[dict], object]) -> None:
+        super().__init__(db, slot, encoder)
+        self._vectors_of = vectors_of
+
+    @property
+    def index(self):
+        return self._vectors_of(self.slot)
+
+
+class _OneAtATime:
+    """An encoder whose queries are encoded on one thread at a time.
+
+    model2vec and the transformers tokenizer reconfigure the Rust tokenizer's
+    truncation during each call, and the tokenizer raises "Already borrowed" when
+    another thread is inside it meanwhile. Only query encoding is serialised;
+    the rest of a search still runs in parallel.
+    """
+
+    def __init__(self, encoder) -> None:
+        self._encoder = encoder
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def encode_queries(self, texts):
+        with self._lock:
+            return self._encoder.encode_queries(texts)
+
+
+def _shareable(encoder):
+    """The encoder itself where its queries may be encoded on several threads at once, else wrapped."""
+    from codequarry.embed.encoder import HashingEncoder
+
+    onnx = sys.modules.get("codequarry.embed.onnx_backend")
+    # Pure numpy, or an ONNX Runtime session (thread-safe) with a tokenizer configured once at load.
+    if isinstance(encoder, HashingEncoder) or (onnx is not None and isinstance(encoder, onnx.OnnxEncoder)):
+        return encoder
+    return _OneAtATime(encoder)
 
 
 class WarmIndex:
-    """Searchers per slot over one IndexDB connection, rebuilt when an index run moves the slot."""
+    """Encoders and FAISS indexes loaded once and shared; one SQLite connection per thread.
+
+    FAISS indexes are only read once loaded (CPU searches are safe from several
+    threads), and so are the hash and ONNX encoders; other encoders encode one
+    query at a time (`_shareable`). Each thread reads through its own
+    connection in its own read transaction. Loading (a new model, a new vector generation) happens once,
+    under `_load_lock`, and a loaded generation replaces the slot's older one.
+    """
 
     def __init__(self, folder: Path, slot: str | None = None, encoder=None) -> None:
         from codequarry.store.db import IndexDB
 
         self.folder = Path(folder)
-        self.db = IndexDB(self.folder)
-        self.lock = threading.Lock()
+        self.db = IndexDB(self.folder)  # read-write: runs a pending migration, makes the index id once
+        self.index_id = self.db.index_id()
+        self.real_dir = os.path.realpath(self.folder)
+        self._local = threading.local()
+        self._local.db = self.db
+        self._dbs = [self.db]
+        self._lock = threading.Lock()  # the dicts and the counter below
+        self._load_lock = threading.Lock()  # one load of a model or vector file at a time
         self.searches = 0
-        self._searchers: dict[str, tuple[tuple, object]] = {}
         self._encoders: dict[str, object] = {}
+        self._vectors: dict[tuple[str, int], object] = {}
         if encoder is not None:  # tests hand one in; keyed by the name it embeds under
-            self._encoders[encoder.name] = encoder
+            self._encoders[encoder.name] = _shareable(encoder)
         self.slot = slot or self.db.default_slot()
-        with self.lock, self._snapshot():
-            searcher = self._searcher(self.slot)
+        with _snapshot(self.db):
+            searcher = self._searcher(self.db, self.slot)
             # The first query pays for lazy work (ONNX session warm-up, page cache); pay it now.
             searcher.search(WARMUP_QUERY, 1, "hybrid")
         self.model = searcher.slot["model"]
 
-    def _snapshot(self):
-        # One read transaction per request: slot row, chunks and vectors all from one commit.
-        db = self.db
+    def _conn(self):
+        db = getattr(self._local, "db", None)
+        if db is None:
+            from codequarry.store.db import IndexDB
 
-        class _Snap:
-            def __enter__(self):
-                db.conn.execute("BEGIN")
+            # The pool's threads are fixed, so these connections are too: at most one per worker.
+            db = self._local.db = IndexDB(self.folder, readonly=True)
+            with self._lock:
+                self._dbs.append(db)
+        return db
 
-            def __exit__(self, *exc):
-                db.conn.execute("COMMIT")
+    def _loaded(self, cache: dict, key, load: Callable[[], object]):
+        with self._lock:
+            found = cache.get(key)
+        if found is not None:
+            return found
+        with self._load_lock:
+            with self._lock:
+                found = cache.get(key)
+            if found is None:
+                found = load()
+                with self._lock:
+                    cache[key] = found
+            return found
 
-        return _Snap()
-
-    def _searcher(self, slot: str):
+    def _encoder(self, model: str):
         from codequarry.embed.encoder import load_encoder
-        from codequarry.search.searcher import Searcher
 
-        info = self.db.slot(slot)
+        return self._loaded(self._encoders, model, lambda: _shareable(load_encoder(model)))
+
+    def _vectors_of(self, slot: dict):
+        from codequarry.store import vectors
+
+        name, generation = slot["name"], slot["generation"]
+        index = self._loaded(self._vectors, (name, generation),
+                             lambda: vectors.read(vectors.vector_path(self.folder, name, generation)))
+        with self._lock:
+            # Keep one generation per slot, the newest: requests still on an older one hold their own reference.
+            newest = max(g for n, g in self._vectors if n == name)
+            for key in [key for key in self._vectors if key[0] == name and key[1] < newest]:
+                del self._vectors[key]
+        return index
+
+    def _searcher(self, db, slot: str) -> Searcher:
+        info = db.slot(slot)
         if info is None:
-            names = ", ".join(s["name"] for s in self.db.slots()) or "none"
+            names = ", ".join(s["name"] for s in db.slots()) or "none"
             raise UserInputError(f"no slot named '{slot}' (slots: {names})")
-        key = (info["model"], info["generation"], info["chunks_generation"], self.db.chunks_generation)
-        cached = self._searchers.get(slot)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        model = info["model"]
-        if model not in self._encoders:
-            self._encoders[model] = load_encoder(model)
-        searcher = Searcher(self.db, slot, self._encoders[model])
-        _ = searcher.index  # load the vectors now, not inside the first timed query
-        self._searchers[slot] = (key, searcher)
-        return searcher
+        return _SharedSearcher(db, slot, self._encoder(info["model"]), self._vectors_of)
 
-    def search(self, payload: dict) -> dict:
+    def search(self, request: SearchRequest) -> dict:
         started = time.perf_counter()
-        query = payload.get("query")
-        if not isinstance(query, str):
-            raise UserInputError("the request needs a 'query' string")
-        try:
-            k = int(payload.get("k", 10))
-        except (TypeError, ValueError):
-            raise UserInputError("-k must be a number") from None
-        with self.lock:
+        with self._lock:
             self.searches += 1
-            try:
-                return self._search(payload, query, k, started)
-            except CorruptIndexError:
-                # An index run can commit a new generation and delete the file our snapshot
-                # still names between two statements; a fresh snapshot sees the new one.
-                self._searchers.clear()
-                return self._search(payload, query, k, started)
+        db = self._conn()
+        try:
+            return self._search(db, request, started)
+        except CorruptIndexError:
+            # An index run can commit a new generation and delete the file our snapshot
+            # still names between two statements; a fresh snapshot sees the new one.
+            return self._search(db, request, started)
 
-    def _search(self, payload: dict, query: str, k: int, started: float) -> dict:
-        with self._snapshot():
-            slot = payload.get("slot") or self.db.default_slot()
-            searcher = self._searcher(slot)
-            results = searcher.search(
-                query, k, payload.get("mode") or "hybrid", langs=tuple(payload.get("langs") or ()),
-                kinds=tuple(payload.get("kinds") or ()), path=payload.get("path") or None,
-            )
+    def _search(self, db, request: SearchRequest, started: float) -> dict:
+        with _snapshot(db):
+            slot = request.slot or db.default_slot()
+            searcher = self._searcher(db, slot)
+            results = searcher.search(request.query, request.k, request.mode, langs=request.langs,
+                                      kinds=request.kinds, path=request.path)
             return {
                 "results": [r.to_json() for r in results], "warnings": list(searcher.warnings),
                 "slot": slot, "model": searcher.slot["model"],
@@ -123,26 +212,43 @@ class WarmIndex:
             }
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            dbs, self._dbs = self._dbs, []
+        for db in dbs:
+            db.close()
+
+
+def _user_error(message: str) -> dict:
+    return {"error": message, "type": "UserInputError", "exit_code": UserInputError.exit_code}
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: "WarmServer"
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # The whole request must arrive before one deadline: a client trickling bytes cannot hold a thread.
+        self.rfile.close()
+        deadline = time.monotonic() + self.server.request_timeout
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, deadline))
+
     def log_message(self, format, *args) -> None:  # noqa: A002 - stdlib signature
         pass  # a request log on stderr would drown the one line the user needs
 
     def _reply(self, status: int, body: dict) -> None:
+        self.close_connection = True  # one request per connection: an idle keep-alive would hold a worker
+        self.connection.settimeout(self.server.request_timeout)  # a client that never reads is dropped
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
     def _authorised(self) -> bool:
-        if secrets.compare_digest(self.headers.get(TOKEN_HEADER, ""), self.server.token):
+        if secrets.compare_digest(self.headers.get(TOKEN_HEADER, "").encode(), self.server.token.encode()):
             return True
         self._reply(403, {"error": "bad or missing token"})
         return False
@@ -154,41 +260,65 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self._reply(200, self.server.describe())
         else:
-            self._reply(404, {"error": f"no route {self.path}"})
+            self._reply(404, {"error": "no such route"})
+
+    def _body(self) -> bytes | None:
+        """The request body, or None once an error has been answered (or the client left)."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if "Transfer-Encoding" in self.headers or not lengths:
+            self._reply(411, _user_error("a POST needs a Content-Length (and no Transfer-Encoding)"))
+            return None
+        if len(set(lengths)) > 1 or not _BYTE_COUNT.fullmatch(lengths[0].strip()):
+            self._reply(400, _user_error("Content-Length must be one byte count"))
+            return None
+        length = int(lengths[0])
+        if length > MAX_BODY:
+            self._reply(413, _user_error(f"request body over {MAX_BODY} bytes"))
+            return None
+        try:
+            data = self.rfile.read(length)
+        except TimeoutError:
+            self._reply(408, _user_error(f"request body not received within {self.server.request_timeout:g} s"))
+            return None
+        if len(data) < length:  # the client closed early: nobody to answer
+            self.close_connection = True
+            return None
+        return data
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         if not self._authorised():
             return
         self.server.touch()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._reply(413, {"error": "request too large"})
+        if self.path not in ("/search", "/shutdown"):
+            self._reply(404, {"error": "no such route"})
             return
-        try:
-            payload = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            self._reply(400, {"error": "request body is not JSON", "type": "UserInputError", "exit_code": 2})
+        body = self._body()
+        if body is None:
             return
         if self.path == "/shutdown":
             self._reply(200, {"ok": True})
             threading.Thread(target=self.server.shutdown, daemon=True).start()
             return
-        if self.path != "/search" or not isinstance(payload, dict):
-            self._reply(404, {"error": f"no route {self.path}"})
+        try:
+            payload = json.loads(body or b"{}")
+        except (ValueError, RecursionError):
+            self._reply(400, _user_error("the request body is not JSON"))
             return
         try:
-            self._reply(200, self.server.warm.search(payload))
+            self._reply(200, self.server.warm.search(parse_search_request(payload)))
         except QuarryError as exc:
             self._reply(400, {"error": exc.format_message(), "type": type(exc).__name__, "exit_code": exc.exit_code})
-        except Exception as exc:  # a bug: report it, keep serving; the client falls back in-process
-            self._reply(500, {"error": f"{type(exc).__name__}: {exc}"})
+        except Exception:  # a bug: its traceback goes to the server's stderr, not to the client
+            traceback.print_exc(file=sys.stderr)
+            self._reply(500, {"error": "internal server error; the server's output has the details"})
 
 
-class WarmServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, warm: WarmIndex, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
+class WarmServer(PooledHTTPServer):
+    def __init__(self, warm: WarmIndex, host: str = "127.0.0.1", port: int = 0, *,
+                 workers: int | None = None, request_timeout: float | None = None) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), _Handler, workers=workers, request_timeout=request_timeout)
         self.warm = warm
         self.token = secrets.token_hex(16)
         self.started = time.time()
@@ -204,8 +334,9 @@ class WarmServer(ThreadingHTTPServer):
     def describe(self) -> dict:
         return {
             "pid": os.getpid(), "host": self.server_address[0], "port": self.port, "slot": self.warm.slot,
-            "model": self.warm.model, "index_dir": str(self.warm.folder), "version": __version__,
-            "uptime_s": round(time.time() - self.started, 1), "searches": self.warm.searches,
+            "model": self.warm.model, "index_dir": self.warm.real_dir, "index_id": self.warm.index_id,
+            "version": __version__, "uptime_s": round(time.time() - self.started, 1),
+            "searches": self.warm.searches,
         }
 
     def server_file(self) -> Path:
@@ -218,12 +349,19 @@ class WarmServer(ThreadingHTTPServer):
         }
         info.pop("uptime_s")
         path = self.server_file()
-        tmp = path.with_name(f"{SERVER_FILE}.{os.getpid()}.tmp")
-        # 0600: the token in it is what stands between other local users and the code.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(info, fh, indent=1)
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{SERVER_FILE}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        # A fresh file (O_EXCL, no link followed) at 0600 whatever the umask: the token in it is what
+        # stands between other local users and the code. os.replace makes it appear whole.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(info, fh, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def remove_server_file(self) -> None:
         path = self.server_file()
@@ -244,16 +382,38 @@ class WarmServer(ThreadingHTTPServer):
         threading.Thread(target=watch, daemon=True, name="quarry-idle").start()
 
 
+def refuse_if_served(folder: Path) -> None:
+    """UserInputError if server.json names a live server verified to serve this index.
+
+    A file that fails verification (stale, planted, copied from another repository)
+    is no reason to refuse: the new server replaces it.
+    """
+    try:
+        running = verified_server(folder)
+    except UntrustedServer:
+        return
+    if running is not None:
+        raise UserInputError(
+            f"a server already serves {folder} (pid {running['pid']}, port {running['port']}); stop it first"
+        )
+
+
 def start_server(folder: Path, *, slot: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 encoder=None) -> WarmServer:
+                 encoder=None, workers: int | None = None, request_timeout: float | None = None) -> WarmServer:
     """Load the index and model, bind, write server.json. The caller runs serve_forever()."""
+    refuse_if_served(folder)
     warm = WarmIndex(folder, slot, encoder)
     try:
-        server = WarmServer(warm, host, port)
+        server = WarmServer(warm, host, port, workers=workers, request_timeout=request_timeout)
     except OSError as exc:
         warm.close()
         raise UserInputError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    server.write_server_file()
+    try:
+        server.write_server_file()
+    except OSError as exc:
+        server.server_close()
+        warm.close()
+        raise UserInputError(f"cannot write {folder / SERVER_FILE} ({exc.strerror or exc})") from None
     return server
 
 

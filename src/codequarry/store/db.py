@@ -115,6 +115,18 @@ class IndexDB:
             (key, str(value)),
         )
 
+    def index_id(self) -> str:
+        """A random id for this index, made on first use and kept for its life: a warm server
+        reports it so a client can tell its own index from a copy's (which shares the id but not the path)."""
+        found = self.get_meta("index_id")
+        if found is None:
+            import secrets
+
+            with self.transaction():  # OR IGNORE: two first users at once keep the same, first id
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (secrets.token_hex(16),))
+            found = self.get_meta("index_id")
+        return found
+
     @property
     def chunks_generation(self) -> int:
         return int(self.get_meta("chunks_generation", "0"))
