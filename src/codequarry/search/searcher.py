@@ -8,11 +8,11 @@ import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
-from codequarry.errors import UserInputError
+from codequarry.errors import QuarryError, UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import fusion, lexical, rules
 from codequarry.store import vectors
-from codequarry.store.db import IndexDB
+from codequarry.store.db import IndexDB, guarded, unusable_model_hint
 
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
@@ -20,6 +20,7 @@ CANDIDATES = 100
 
 
 class Searcher:
+    @guarded
     def __init__(self, db: IndexDB, slot: str, encoder: Encoder | None = None) -> None:
         self.db = db
         info = db.slot(slot)
@@ -51,13 +52,17 @@ class Searcher:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.slot["model"])
+            try:
+                self._encoder = load_encoder(self.slot["model"])
+            except QuarryError as exc:  # the slot's model does not load here: say how to rebuild it
+                raise type(exc)(f"{exc.format_message()}; {unusable_model_hint(self.slot)}") from exc
         return self._encoder
 
     @property
     def index(self):
         if self._index is None:
-            self._index = vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]))
+            self._index = vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]),
+                                       self.slot["checksum"], slot=self.slot["name"])
         return self._index
 
     def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
@@ -74,6 +79,7 @@ class Searcher:
         hits = lexical.search(self.db.conn, query, max(n * 20, 2000))
         return dict([(i, s) for i, s in hits if i in keep][:n])
 
+    @guarded
     def search(
         self, query: str, k: int = 10, mode: str = "hybrid", *, langs=(), kinds=(), path: str | None = None,
         weights: fusion.FusionWeights | None = None, rule_weights: rules.RuleWeights | None = None,

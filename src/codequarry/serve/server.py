@@ -30,6 +30,7 @@ from codequarry import __version__
 from codequarry.errors import CorruptIndexError, QuarryError, UserInputError
 from codequarry.serve import SERVER_FILE
 from codequarry.serve.client import TOKEN_HEADER
+from codequarry.store.db import guarded
 
 MAX_BODY = 1 << 20
 WARMUP_QUERY = "open a file and read it"
@@ -89,6 +90,7 @@ class WarmIndex:
         self._searchers[slot] = (key, searcher)
         return searcher
 
+    @guarded
     def search(self, payload: dict) -> dict:
         started = time.perf_counter()
         query = payload.get("query")

@@ -83,4 +83,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP TABLE staged;
         """,
     ),
+    (
+        "006_vector_checksums",
+        """
+        -- The slot's current FAISS file is checked against this digest on every load
+        -- ('sha256:<hex>'; NULL for files written before it existed: the next run rewrites them).
+        ALTER TABLE slots ADD COLUMN checksum TEXT;
+        -- crc32 of each cached vector, so a damaged row is re-embedded, never baked into a new file.
+        ALTER TABLE embeddings ADD COLUMN crc INTEGER;
+        """,
+    ),
 ]
