@@ -341,3 +341,21 @@ def test_collection_spares_what_a_killed_run_paid_for(sample_repo):
     stats = index_repository(sample_repo, model="hash")
     assert stats.reused >= 256 and stats.embedded == 600 - 256
     assert _cache_rows(sample_repo)[0] == _cache_rows(sample_repo)[1]
+
+
+def test_a_long_lived_searcher_follows_index_runs(sample_repo):
+    # An agent or plugin keeps one Searcher open while `quarry index` runs: it used to map the old
+    # vectors' ids onto the new chunks (KeyError), or find its vector file removed.
+    index_repository(sample_repo, model="hash")
+    kept = Searcher.open(sample_repo)
+    loaded_late = Searcher.open(sample_repo)  # vectors not loaded before the run below
+    assert kept.search("retry failed uploads", k=1, mode="dense")[0].chunk.name == "retry_failed_uploads"
+    (sample_repo / "store.py").unlink()
+    (sample_repo / "queue.py").write_text("def retry_failed_jobs(queue):\n    return [j for j in queue]\n")
+    index_repository(sample_repo, model="hash")
+    for s in (kept, loaded_late):
+        for mode in ("dense", "hybrid"):
+            hits = s.search("retry failed jobs", k=5, mode=mode)
+            assert hits[0].chunk.name == "retry_failed_jobs"
+            assert all(h.chunk.file != "store.py" for h in hits)
+        s.close()

@@ -298,3 +298,18 @@ def test_an_index_folder_that_is_a_file_is_one_line(sample_repo):
         index_repository(sample_repo, model="hash")
     r = run_cli("index", "--model", "hash", str(sample_repo))
     assert r.returncode == 2 and "Traceback" not in r.stderr and "is a file" in r.stderr
+
+
+def test_an_io_error_on_a_full_disk_is_reported_as_disk_full(tmp_path, monkeypatch):
+    # On a full tmpfs SQLite reports some refused writes (growing -shm or the WAL) as I/O errors.
+    import shutil
+    from collections import namedtuple
+
+    from codequarry.store.db import storage_error
+
+    err = sqlite3.OperationalError("disk I/O error")
+    assert "I/O error on" in storage_error(err, tmp_path).format_message()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100 << 20, 99 << 20, 1 << 20))
+    assert isinstance(storage_error(err, tmp_path), StorageError)
+    assert "disk full" in storage_error(err, tmp_path).format_message()

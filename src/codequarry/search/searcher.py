@@ -8,7 +8,7 @@ import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
-from codequarry.errors import QuarryError, UserInputError
+from codequarry.errors import CorruptIndexError, QuarryError, UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import fusion, lexical, rules
 from codequarry.store import vectors
@@ -61,9 +61,29 @@ class Searcher:
     @property
     def index(self):
         if self._index is None:
-            self._index = vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]),
-                                       self.slot["checksum"], slot=self.slot["name"])
+            try:
+                self._index = self._read_vectors()
+            except CorruptIndexError:
+                # An index run may have committed a new generation and removed ours since we read the slot.
+                if not self._follow():
+                    raise
+                self._index = self._read_vectors()
         return self._index
+
+    def _read_vectors(self):
+        return vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]),
+                            self.slot["checksum"], slot=self.slot["name"])
+
+    def _follow(self) -> bool:
+        """Catch up with index runs committed since this Searcher read its slot (a long-lived one
+        would otherwise map the old vectors' ids onto new chunks); True if the slot moved."""
+        info = self.db.slot(self.slot["name"])
+        if info is None or (info["generation"], info["checksum"]) == (self.slot["generation"], self.slot["checksum"]):
+            return False
+        if self._encoder is not None and self._encoder.name != info["model"]:
+            self._encoder = None
+        self.slot, self._index = info, None
+        return True
 
     def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         if self.index.ntotal == 0:
@@ -90,6 +110,7 @@ class Searcher:
             raise UserInputError("empty query")
         if k < 1:
             raise UserInputError("-k must be at least 1")
+        self._follow()
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
         n = max(CANDIDATES, k)
         dense = self.dense(query, n, allowed) if mode in ("dense", "hybrid") else {}
@@ -106,7 +127,9 @@ class Searcher:
         results = []
         seen: set[tuple[str, str]] = set()
         for i, s in fusion.top(scores, len(scores)):
-            c = chunks[i]
+            c = chunks.get(i)
+            if c is None:  # its file changed in a run that committed while this search ran
+                continue
             # Windows of one long definition share its qualname: show the definition once.
             if (c.file, c.qualname) in seen:
                 continue

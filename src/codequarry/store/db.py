@@ -419,7 +419,7 @@ def check_slot_name(name: str) -> None:
 
 
 # SQLite's primary result codes (sqlite3.h) for the errors that are the disk's or the file's fault.
-_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 10, 11, 13, 26
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 REPAIR_HINT = "run 'quarry index --force' to rebuild it (cached embeddings that are still readable are kept)"
 
 
@@ -436,8 +436,13 @@ def storage_error(exc: BaseException, folder: Path) -> BaseException:
         return exc
     code = getattr(exc, "sqlite_errorcode", None)  # Python ≥ 3.11
     text = str(exc)
-    primary = code & 0xFF if code is not None else None
+    primary = code & 0xFF if code is not None else _SQLITE_IOERR if "disk I/O error" in str(exc) else None
     if primary == _SQLITE_FULL or "disk is full" in text:
+        return StorageError(f"disk full writing {Path(folder) / DB_NAME} ({text}); the previous index is intact: "
+                            "free some space and run 'quarry index' again")
+    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN) and _nearly_full(folder):
+        # SQLite reports some writes a full disk refuses (growing the -shm or WAL, creating the
+        # scratch database) as I/O errors or as files it cannot open.
         return StorageError(f"disk full writing {Path(folder) / DB_NAME} ({text}); the previous index is intact: "
                             "free some space and run 'quarry index' again")
     if primary == _SQLITE_IOERR or "disk I/O error" in text:
@@ -447,6 +452,15 @@ def storage_error(exc: BaseException, folder: Path) -> BaseException:
             or "malformed" in text or "not a database" in text:
         return CorruptIndexError(f"{Path(folder) / DB_NAME} is damaged ({text}); {REPAIR_HINT}")
     return exc
+
+
+def _nearly_full(folder: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 4 << 20
+    except OSError:
+        return False
 
 
 def guarded(method):
