@@ -274,6 +274,8 @@ def test_a_failed_first_run_leaves_no_slot_so_the_next_takes_the_default(sample_
     with pytest.raises(ModelUnavailableError):
         index_repository(sample_repo, model=str(_broken_model(tmp_path)))
     assert IndexDB(sample_repo / ".quarry").slots() == []
+    with pytest.raises(IndexMissingError, match="no vectors yet; run 'quarry index'"):
+        Searcher.open(sample_repo)
     monkeypatch.setenv("QUARRY_MODEL", "hash")  # the default model, without loading minilm here
     stats = index_repository(sample_repo)
     assert (stats.slot, stats.model) == ("default", "hash")

@@ -8,7 +8,7 @@ import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
-from codequarry.errors import CorruptIndexError, QuarryError, UserInputError
+from codequarry.errors import CorruptIndexError, IndexMissingError, QuarryError, UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import fusion, lexical, rules
 from codequarry.store import vectors
@@ -26,6 +26,8 @@ class Searcher:
         info = db.slot(slot)
         if info is None:
             names = ", ".join(s["name"] for s in db.slots()) or "none"
+            if names == "none":  # a first index run that failed leaves no slot
+                raise IndexMissingError("the index has no vectors yet; run 'quarry index'")
             raise UserInputError(f"no slot named '{slot}' (slots: {names})")
         if info["generation"] == 0:
             raise UserInputError(f"slot '{slot}' is empty; run 'quarry index --slot {slot}'")
