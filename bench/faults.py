@@ -19,7 +19,7 @@ of the same files. Scenarios:
   leave the previous index as it was; after space is freed a run must succeed.
 * vectors: the current vector file is truncated, deleted, or gets random bytes in the middle;
   a search must say so (exit 5), `quarry index` must rebuild it.
-* database: index.db gets random bytes in the middle, a smashed b-tree page, a lost header or
+* database: index.db gets random bytes (anywhere past its header page), a smashed b-tree page, a lost header or
   a truncation; `quarry index` must detect it (exit 5) or run clean, and `quarry index --force`
   must rebuild it. Random bytes that land inside cell contents are invisible to SQLite's
   checks: the table counts how many were detected, and whether --force still ended clean.
@@ -471,7 +471,7 @@ def scenario_database(repo: Path, scratch: Path, rng: random.Random, random_tria
         size = path.stat().st_size
         what = damage
         if damage == "random bytes":
-            at = rng.randrange(size // 4, 3 * size // 4)
+            at = rng.randrange(4096, size - 512)  # anywhere past the header page
             what = f"random bytes in {_page_owner(path, at)}"
             with open(path, "r+b") as fh:
                 fh.seek(at)
@@ -497,6 +497,7 @@ def scenario_database(repo: Path, scratch: Path, rng: random.Random, random_tria
         row = dict(damage=what, plain_rc=plain.returncode, detected=detected, wrong_until_force=wrong,
                    search_rc=s.returncode,
                    force_rc=forced.returncode, repaired="quarry: repaired:" in forced.stderr,
+                   force_notes=[ln for ln in forced.stderr.splitlines() if ln.startswith("quarry: repaired:")],
                    traceback=has_traceback(plain.stderr, s.stderr, forced.stderr))
         row["failed"] = plain.returncode not in (0, 5) or s.returncode not in (0, 5) or forced.returncode != 0
         row["lost"] = not searchable(repo)[0]

@@ -8,6 +8,7 @@ previous index is left intact where a run fails.
 import errno
 import os
 import sqlite3
+import zlib
 
 import numpy as np
 import pytest
@@ -313,3 +314,27 @@ def test_an_io_error_on_a_full_disk_is_reported_as_disk_full(tmp_path, monkeypat
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100 << 20, 99 << 20, 1 << 20))
     assert isinstance(storage_error(err, tmp_path), StorageError)
     assert "disk full" in storage_error(err, tmp_path).format_message()
+
+
+def test_an_index_from_before_checksums_migrates_keeping_its_cache(sample_repo):
+    index_repository(sample_repo, model="hash")
+    before = _top(sample_repo)
+    conn = sqlite3.connect(sample_repo / ".quarry" / "index.db")
+    conn.executescript("""
+        CREATE TABLE old (model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+                          PRIMARY KEY (model, text_hash)) WITHOUT ROWID;
+        INSERT INTO old SELECT model, text_hash, vector FROM embeddings;
+        DROP TABLE embeddings;
+        ALTER TABLE old RENAME TO embeddings;
+        ALTER TABLE slots DROP COLUMN checksum;
+        DELETE FROM _migrations WHERE name = '006_vector_checksums';
+    """)
+    conn.close()
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.embedded == 0 and stats.repaired == []
+    db = IndexDB(sample_repo / ".quarry")
+    rows = db.conn.execute("SELECT vector, crc FROM embeddings").fetchall()
+    assert rows and all(crc == zlib.crc32(v) for v, crc in rows)
+    assert db.slot("default")["checksum"].startswith("sha256:")
+    db.close()
+    assert _top(sample_repo) == before

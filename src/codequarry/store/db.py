@@ -68,6 +68,7 @@ class IndexDB:
         try:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.create_function("quarry_crc32", 1, _crc32, deterministic=True)  # used by migration 006
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -390,6 +391,10 @@ class _Transaction:
                 self.conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+
+
+def _crc32(blob) -> int | None:
+    return zlib.crc32(blob) if isinstance(blob, bytes) else None
 
 
 class DamagedEmbeddings(Exception):
