@@ -110,7 +110,8 @@ def has_traceback(*streams: str | None) -> bool:
 
 
 def one_line_error(stderr: str) -> bool:
-    return len([ln for ln in stderr.splitlines() if ln.startswith("quarry: error:")]) == 1
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    return len(lines) == 1 and lines[0].startswith("quarry: error:")
 
 
 def fingerprint(folder: Path, cache: bool = True) -> str:

@@ -83,7 +83,10 @@ class IndexDB:
         """SQLite's own structural check (page and b-tree consistency, not cell contents): the
         first problem it reports, or None when the file is sound."""
         rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(1)")]
-        return None if rows == ["ok"] else "; ".join(rows)
+        if rows == ["ok"]:
+            return None
+        # Reported as '*** in database main ***\nPage 9: …': keep the error on one line.
+        return " ".join(" ".join(rows).replace("*** in database main ***", "").split())
 
     # -- schema -----------------------------------------------------------------------------
     def _check_and_migrate(self, *, create: bool, readonly: bool) -> None:
@@ -440,7 +443,7 @@ def storage_error(exc: BaseException, folder: Path) -> BaseException:
     if not isinstance(exc, sqlite3.DatabaseError):
         return exc
     code = getattr(exc, "sqlite_errorcode", None)  # Python ≥ 3.11
-    text = str(exc)
+    text = " ".join(str(exc).split())  # one line, whatever SQLite said
     primary = code & 0xFF if code is not None else _SQLITE_IOERR if "disk I/O error" in str(exc) else None
     if primary == _SQLITE_FULL or "disk is full" in text:
         return StorageError(f"disk full writing {Path(folder) / DB_NAME} ({text}); the previous index is intact: "

@@ -52,6 +52,7 @@ def rebuild_database(folder: Path, reason: str) -> str:
     shutil.rmtree(work, ignore_errors=True)
     lost = f", {kept.dropped} damaged ones dropped" if kept.dropped else ""
     lost += f", {kept.unreadable_ranges} unreadable key ranges skipped" if kept.unreadable_ranges else ""
+    reason = " ".join(reason.split())
     return (f"index.db was damaged ({reason}); kept it as {ASIDE} and rebuilt the index from the repository, "
             f"reusing {kept.embeddings} cached vectors{lost} and {kept.slots} slot(s)")
 
