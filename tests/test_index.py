@@ -361,3 +361,24 @@ def test_a_long_lived_searcher_follows_index_runs(sample_repo):
             assert hits[0].chunk.name == "retry_failed_jobs"
             assert all(h.chunk.file != "store.py" for h in hits)
         s.close()
+
+
+def test_a_search_reads_one_commit_while_an_index_run_commits_another(sample_repo, monkeypatch):
+    # The lexical hits used to come from one commit and the chunks from the next: a --force run
+    # committing mid-search renumbers every chunk, and the search found none of its hits.
+    index_repository(sample_repo, model="hash")
+    s = Searcher.open(sample_repo)
+    before = [(r.chunk.file, r.chunk.qualname) for r in s.search("retry failed uploads", k=3)]
+    real_lexical = Searcher.lexical
+    ran = []
+
+    def lexical_then_commit(self, *args):
+        hits = real_lexical(self, *args)
+        if not ran:
+            ran.append(index_repository(sample_repo, model="hash", force=True))
+        return hits
+
+    monkeypatch.setattr(Searcher, "lexical", lexical_then_commit)
+    assert [(r.chunk.file, r.chunk.qualname) for r in s.search("retry failed uploads", k=3)] == before
+    assert ran and ran[0].chunks_new > 0
+    s.close()

@@ -106,6 +106,25 @@ class Searcher:
         self, query: str, k: int = 10, mode: str = "hybrid", *, langs=(), kinds=(), path: str | None = None,
         weights: fusion.FusionWeights | None = None, rule_weights: rules.RuleWeights | None = None,
     ) -> list[SearchResult]:
+        args = (query, k, mode, tuple(langs), tuple(kinds), path, weights, rule_weights)
+        if self.db.conn.in_transaction:  # the caller holds a snapshot already (the warm server)
+            return self._search(*args)
+        # One read snapshot per search, so the slot, the chunks and the lexical hits all come from
+        # one commit even while `quarry index` runs; a run that commits and removes the vector file
+        # our snapshot names in between costs one retry on a fresh snapshot.
+        for attempt in (0, 1):
+            self.db.conn.execute("BEGIN")
+            try:
+                return self._search(*args)
+            except CorruptIndexError:
+                if attempt:
+                    raise
+            finally:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("COMMIT")
+        raise AssertionError("unreachable")
+
+    def _search(self, query, k, mode, langs, kinds, path, weights, rule_weights) -> list[SearchResult]:
         if mode not in MODES:
             raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
         if not query.strip():
@@ -130,7 +149,7 @@ class Searcher:
         seen: set[tuple[str, str]] = set()
         for i, s in fusion.top(scores, len(scores)):
             c = chunks.get(i)
-            if c is None:  # its file changed in a run that committed while this search ran
+            if c is None:  # a stale slot's vector for a chunk a later run removed
                 continue
             # Windows of one long definition share its qualname: show the definition once.
             if (c.file, c.qualname) in seen:
