@@ -380,6 +380,8 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     new_path = vectors.vector_path(folder, slot_name, new_gen)
     try:
         with db.transaction():
+            if rechunk_all:  # every chunk is about to be re-added
+                db.reset_lexical()
             for file_id, size, mtime in scan.touched:
                 db.touch_file(file_id, size, mtime)
             for file_id in removed:

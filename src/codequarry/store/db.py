@@ -157,6 +157,13 @@ class IndexDB:
         self.conn.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in ids])
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
+    def reset_lexical(self) -> None:
+        """Empty the lexical index by recreating it (same definition as migration 001), for runs that
+        re-add every chunk: deleting rows one by one costs more and leaves FTS5's old segments,
+        with any damage in them, in place."""
+        self.conn.execute("DROP TABLE lexical")
+        self.conn.execute("CREATE VIRTUAL TABLE lexical USING fts5(names, body, tokenize = \"unicode61 tokenchars '_'\")")
+
     def add_file(
         self, path: str, language: str | None, size: int, mtime_ns: int, hash_: str,
         chunks: list[Chunk], text_hashes: list[str], lexical_rows: list[tuple[str, str]],
