@@ -135,6 +135,10 @@ def fingerprint(folder: Path, cache: bool = True) -> str:
             h.update(repr(r[1:]).encode())
             h.update(index.reconstruct(int(r[0])).tobytes())
         h.update(f"ntotal={index.ntotal} chunks={len(rows)}".encode())
+        try:  # FTS5's own check of its segments: damage a few MATCH probes would miss
+            db.conn.execute("INSERT INTO lexical(lexical) VALUES('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            h.update(f"lexical damaged: {exc}".encode())
         for term in ("parse", "upload", "retry", "login"):
             hits = db.conn.execute("SELECT rowid FROM lexical WHERE lexical MATCH ?", (term,)).fetchall()
             h.update(repr(sorted(key.get(i[0], ("orphan", i[0])) for i in hits)).encode())
@@ -374,7 +378,8 @@ def scenario_diskfull(repo: Path, scratch: Path, rng: random.Random) -> tuple[Tr
                 fh.write(b"\0" * max(0, free - headroom))
             run = cli("index", "--force", "--index-dir", str(folder), str(repo))
             filler.unlink()
-            row = dict(headroom_kb=headroom >> 10, rc=run.returncode, traceback=has_traceback(run.stderr))
+            row = dict(tmpfs_mb=size_mb, headroom_kb=headroom >> 10, rc=run.returncode,
+                       traceback=has_traceback(run.stderr))
             if run.returncode == 0:
                 row["outcome"] = "fit"
                 row["lost"] = not searchable(repo, folder)[0]
@@ -526,7 +531,7 @@ def _note(name: str, rows: list[dict]) -> str:
         return f"{n(lambda r: r['second_rc'] == 2)} second runs refused (exit 2, one line)"
     if name == "disk full (tmpfs)":
         refused = [r for r in rows if r["rc"] != 0]
-        return (f"{len(refused)} runs refused with exit {sorted({r['rc'] for r in refused})}, previous index intact "
+        return (f"{rows[0]['tmpfs_mb']} MB tmpfs: {len(refused)} runs refused with exit {sorted({r['rc'] for r in refused})}, previous index intact "
                 f"{n(lambda r: r.get('previous_intact'))}/{len(refused)}; {len(rows) - len(refused)} fit; "
                 f"all recovered: {all(r['recovered'] for r in rows)}")
     if name == "damaged vector file":
@@ -535,9 +540,10 @@ def _note(name: str, rows: list[dict]) -> str:
     if name == "damaged index.db":
         unseen = [r for r in rows if r["plain_rc"] == 0]
         where = Counter(r["damage"].removeprefix("random bytes in ") for r in unseen)
+        wrong = Counter(r["damage"].removeprefix("random bytes in ") for r in unseen if r["wrong_until_force"])
         return (f"{n(lambda r: r['detected'])} refused by 'quarry index' (exit 5), {len(unseen)} unseen by SQLite's "
                 f"checks ({', '.join(f'{v} in {k}' for k, v in where.most_common())}; "
-                f"{sum(bool(r['wrong_until_force']) for r in unseen)} of them changed what search returns); "
+                f"{sum(wrong.values())} of them changed what search returns: {dict(wrong)}); "
                 f"'--force' rebuilt a clean index {n(lambda r: not r['corrupt'])}/{len(rows)}")
     return ""
 
