@@ -2,27 +2,26 @@
 
     python bench/faults.py [--kills 20] [--seed 1] [--only kill,search,lock,diskfull,vectors,database]
 
-Every trial runs the real CLI (`python -m codequarry.cli`, hash encoder) on a generated
-repository of ~2,500 chunks, and is judged the same way: no traceback on any stderr, the
-index still opens and answers a search, and after a re-index it equals (chunks, their
-vectors, the lexical rows and what the lexical index matches) an index built from scratch
-of the same files. Scenarios:
+Every trial runs the real CLI (hash encoder) on a generated repository of ~2,500 chunks and
+is judged alike: no traceback on any stderr, the index still opens and answers a search, and
+after a re-index it equals an index built from scratch of the same files (chunks with code and
+vectors, lexical rows, matches and FTS5 integrity, a cache holding only live texts).
 
-* kill: `quarry index` (incremental after random edits, or --force) gets SIGKILL at a random
-  moment of its run (uniform over the run's measured length).
-* search: searches (in-process, CLI without server, CLI through `quarry serve`) run in a loop
-  while another process re-indexes after edits; none may fail.
+* kill: `quarry index` (incremental after random edits, or --force; some repairing a damaged
+  index.db) gets SIGKILL at a random moment after 80% of a no-op run's length.
+* search: in-process (fresh and long-lived Searchers), CLI and `quarry serve` searches run while
+  another process re-indexes after edits; none may fail.
 * lock: a second `quarry index` started while the first holds the lock (seen in /proc/locks)
   must exit 2 with "another 'quarry index' is running"; the first must finish.
 * diskfull: the index lives on a small tmpfs (mount needs root; skipped with the reason
-  otherwise) filled to leave little room; a run that does not fit must exit 8 with one line and
-  leave the previous index as it was; after space is freed a run must succeed.
-* vectors: the current vector file is truncated, deleted, or gets random bytes in the middle;
-  a search must say so (exit 5), `quarry index` must rebuild it.
-* database: index.db gets random bytes (anywhere past its header page), a smashed b-tree page, a lost header or
-  a truncation; `quarry index` must detect it (exit 5) or run clean, and `quarry index --force`
-  must rebuild it. Random bytes that land inside cell contents are invisible to SQLite's
-  checks: the table counts how many were detected, and whether --force still ended clean.
+  otherwise) filled to leave little room; a run that does not fit must exit 8 with one line
+  and leave the previous index as it was; after space is freed a run must succeed.
+* vectors: the current vector file is truncated, deleted or altered; a search must say so
+  (exit 5), a plain `quarry index` must rebuild it.
+* database: index.db gets random bytes (past its header page), a smashed b-tree page, a lost
+  header or a truncation; `quarry index` must refuse it (exit 5) or run clean, and
+  `quarry index --force` must rebuild it. Bytes inside rows are invisible to SQLite's checks:
+  the table says where they landed and whether they changed what search returns.
 
 Prints one table and writes bench/out/faults.json.
 """
@@ -95,14 +94,15 @@ def mutate(root: Path, rng: random.Random) -> None:
 
 # -- running the CLI and judging an index --------------------------------------------------------
 
-def cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codequarry.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env or ENV)
+QUARRY = [sys.executable, "-m", "codequarry.cli"]
 
 
-def popen(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "codequarry.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env or ENV)
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*QUARRY, *args], capture_output=True, text=True, timeout=300, env=env or ENV)
+
+
+def popen(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([*QUARRY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 
 def has_traceback(*streams: str | None) -> bool:
@@ -165,10 +165,8 @@ def searchable(repo: Path, folder: Path | None = None) -> tuple[bool, str]:
 
     try:
         s = Searcher.open(repo, index_dir=folder)
-        try:
-            ok = bool(s.search(random.choice(QUERIES), k=5))
-        finally:
-            s.close()
+        ok = bool(s.search(random.choice(QUERIES), k=5))
+        s.close()
         return ok, "" if ok else "no results"
     except Exception as exc:  # noqa: BLE001 - the outcome is what we record
         return False, f"{type(exc).__name__}: {exc}"
@@ -204,6 +202,16 @@ def timed_run(repo: Path, *extra: str) -> float:
     return time.perf_counter() - t
 
 
+def _kill_after(delay: float, *args: str) -> tuple[bool, str]:
+    """Start `quarry ARGS`, SIGKILL it after `delay` s: (killed before it finished, its stderr)."""
+    p = popen(*args)
+    time.sleep(delay)
+    killed = p.poll() is None
+    if killed:
+        os.kill(p.pid, signal.SIGKILL)
+    return killed, p.communicate()[1]
+
+
 def scenario_kill(repo: Path, scratch: Path, rng: random.Random, n: int) -> Trials:
     t = Trials("kill -9")
     mutate(repo, rng)
@@ -211,36 +219,20 @@ def scenario_kill(repo: Path, scratch: Path, rng: random.Random, n: int) -> Tria
     # Most of a short run is interpreter start and imports: kill after 80% of a no-op run's length.
     start = 0.8 * timed_run(repo)
     log(f"run lengths: incremental {dur['']:.2f}s, --force {dur['--force']:.2f}s, no-op {start / 0.8:.2f}s")
-    for _ in range(n):
-        mutate(repo, rng)
-        flag = rng.choice(["", "--force"])
+    # Then a few repairs killed midway: the damaged file or the new one must be there, never neither.
+    for repairing in [False] * n + [True] * max(2, n // 5):
+        flag = "--force" if repairing else rng.choice(["", "--force"])
+        if repairing:
+            smash_random_page(repo / ".quarry", rng)
+        else:
+            mutate(repo, rng)
         delay = rng.uniform(start, dur[flag])
-        p = popen("index", *([flag] if flag else []), str(repo))
-        time.sleep(delay)
-        killed = p.poll() is None
-        if killed:
-            os.kill(p.pid, signal.SIGKILL)
-        _, err = p.communicate()
-        ok, why = searchable(repo)
-        row = dict(run=flag or "incremental", kill_at_s=round(delay, 2), killed=killed,
-                   traceback=has_traceback(err), lost=not ok, detail=why)
-        row.update(reindex_and_compare(repo, scratch))
+        killed, err = _kill_after(delay, "index", *([flag] if flag else []), str(repo))
+        ok, why = searchable(repo) if not repairing else ((repo / ".quarry" / "index.db").exists(), "")
+        row = dict(run="--force repair" if repairing else flag or "incremental", kill_at_s=round(delay, 2),
+                   killed=killed, traceback=has_traceback(err), lost=not ok, detail=why)
+        row.update(reindex_and_compare(repo, scratch, *(["--force"] if repairing else [])))
         row["outcome"] = f"{'killed' if killed else 'finished first'} at {delay:.2f}s of {dur[flag]:.2f}s"
-        t.add(**row)
-    # A repair killed midway: the damaged file or the new one, never neither.
-    for _ in range(max(2, n // 5)):
-        smash_random_page(repo / ".quarry", rng)
-        delay = rng.uniform(start, dur["--force"])
-        p = popen("index", "--force", str(repo))
-        time.sleep(delay)
-        killed = p.poll() is None
-        if killed:
-            os.kill(p.pid, signal.SIGKILL)
-        _, err = p.communicate()
-        row = dict(run="--force repair", kill_at_s=round(delay, 2), killed=killed, traceback=has_traceback(err),
-                   lost=not (repo / ".quarry" / "index.db").exists())
-        row.update(reindex_and_compare(repo, scratch, "--force"))
-        row["outcome"] = f"repair {'killed' if killed else 'finished first'} at {delay:.2f}s"
         t.add(**row)
     return t
 
@@ -257,9 +249,7 @@ def scenario_search(repo: Path, scratch: Path, rng: random.Random, runs: int = 6
             index_results.append(cli("index", *(["--force"] if i % 2 else []), str(repo)))
         done.set()
 
-    serve_env = dict(ENV)
-    server = subprocess.Popen([sys.executable, "-m", "codequarry.cli", "serve", "--repo", str(repo)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=serve_env)
+    server = popen("serve", "--repo", str(repo))
     deadline = time.time() + 60
     while time.time() < deadline and not (repo / ".quarry" / "server.json").exists():
         time.sleep(0.2)
@@ -273,8 +263,7 @@ def scenario_search(repo: Path, scratch: Path, rng: random.Random, runs: int = 6
         with lock:
             counts[kind][0] += 1
             counts[kind][1] += not ok
-            if not ok:
-                failures.append(f"{kind}: {why}")
+            failures.extend([] if ok else [f"{kind}: {why}"])
 
     def in_process() -> None:
         from codequarry.search.searcher import Searcher
@@ -291,10 +280,9 @@ def scenario_search(repo: Path, scratch: Path, rng: random.Random, runs: int = 6
             record("in-process, long-lived", ok, why)
         long_lived.close()
 
-    worker = threading.Thread(target=indexer)
-    searcher_thread = threading.Thread(target=in_process)
-    worker.start()
-    searcher_thread.start()
+    threads = [threading.Thread(target=indexer), threading.Thread(target=in_process)]
+    for th in threads:
+        th.start()
     i = 0
     while not done.is_set():
         kind = ("cli, no server", "cli via server")[i % 2]
@@ -303,9 +291,8 @@ def scenario_search(repo: Path, scratch: Path, rng: random.Random, runs: int = 6
         r = cli("search", "--json", rng.choice(QUERIES), "--repo", str(repo), env=env)
         record(kind, r.returncode == 0 and bool(json.loads(r.stdout or "[]")), r.stderr.strip()[-200:])
         tracebacks += has_traceback(r.stderr)
-    searcher_thread.join()
-    worker.join()
-    cli("search", "x", "--repo", str(repo))  # (server still answers)
+    for th in threads:
+        th.join()
     server.send_signal(signal.SIGINT)
     try:
         _, serr = server.communicate(timeout=20)
@@ -319,8 +306,7 @@ def scenario_search(repo: Path, scratch: Path, rng: random.Random, runs: int = 6
     row["failed"] = bool(row["failed_searches"] or row["index_failures"])
     row["lost"] = not searchable(repo)[0]
     row.update(reindex_and_compare(repo, scratch))
-    row["outcome"] = (f"{sum(v[0] for v in counts.values())} searches over {runs} runs, "
-                      f"{row['failed_searches']} failed")
+    row["outcome"] = f"{sum(v[0] for v in counts.values())} searches over {runs} runs, {row['failed_searches']} failed"
     t.add(**row)
     return t
 
