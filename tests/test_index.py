@@ -199,9 +199,11 @@ def test_missing_vector_file_is_a_clear_error(sample_repo):
     index_repository(sample_repo, model="hash")
     for p in (sample_repo / ".quarry").glob("vectors-*.faiss"):
         p.unlink()
-    with pytest.raises(CorruptIndexError, match="--force"):
+    with pytest.raises(CorruptIndexError, match="missing; run 'quarry index --slot default'"):
         Searcher.open(sample_repo).search("upload", mode="dense")
-    index_repository(sample_repo, model="hash", force=True)
+    # A plain run rebuilds it from the embedding cache: nothing is embedded again.
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.embedded == 0 and any("missing" in n for n in stats.repaired)
     assert Searcher.open(sample_repo).search("upload", mode="dense")
 
 
@@ -254,3 +256,129 @@ def test_embedding_starts_while_the_tree_is_still_being_parsed(tmp_path):
     assert stats.files_parsed == 200 and stats.embedded == stats.chunks == 2400
     assert scanning_at_first_batch == [True, True]
     assert not (repo / ".quarry" / "staging.db").exists()
+
+
+def _broken_model(tmp_path):
+    broken = tmp_path / "broken-model"
+    broken.mkdir(exist_ok=True)
+    (broken / "adapter_config.json").write_text("{}")
+    (broken / "quarry-adapter.json").write_text('{"base": "minilm"}')
+    return broken
+
+
+def test_a_failed_first_run_leaves_no_slot_so_the_next_takes_the_default(sample_repo, tmp_path, monkeypatch):
+    # `quarry index --model e5-base-v2 .` offline, then `quarry index .`: the second run used to
+    # fail the same way for ever, the slot having been bound to the model that never loaded.
+    from codequarry.errors import ModelUnavailableError
+
+    with pytest.raises(ModelUnavailableError):
+        index_repository(sample_repo, model=str(_broken_model(tmp_path)))
+    assert IndexDB(sample_repo / ".quarry").slots() == []
+    with pytest.raises(IndexMissingError, match="no vectors yet; run 'quarry index'"):
+        Searcher.open(sample_repo)
+    monkeypatch.setenv("QUARRY_MODEL", "hash")  # the default model, without loading minilm here
+    stats = index_repository(sample_repo)
+    assert (stats.slot, stats.model) == ("default", "hash")
+    assert Searcher.open(sample_repo).search("retry failed uploads", k=1)[0].chunk.name == "retry_failed_uploads"
+
+
+def test_a_slot_bound_to_a_model_that_does_not_load_names_the_way_out(sample_repo, tmp_path):
+    from codequarry.errors import ModelUnavailableError
+
+    # A slot bound to an unusable model but never built (what earlier versions left behind).
+    broken = str(_broken_model(tmp_path).resolve())
+    IndexDB(sample_repo / ".quarry", create=True).create_slot("default", broken)
+    with pytest.raises(ModelUnavailableError, match=r"never built: 'quarry index --model minilm'"):
+        index_repository(sample_repo)
+    assert index_repository(sample_repo, model="hash").model == "hash"  # the way out works, no --force
+
+    # A built slot whose model stops loading: search says how to rebuild it.
+    db = IndexDB(sample_repo / ".quarry")
+    db.conn.execute("UPDATE slots SET model = ? WHERE name = 'default'", (broken,))
+    with pytest.raises(ModelUnavailableError, match=r"'quarry index --force --model minilm'"):
+        Searcher.open(sample_repo).search("upload", mode="dense")
+
+
+def _cache_rows(repo) -> tuple[int, int]:
+    conn = sqlite3.connect(repo / ".quarry" / "index.db")
+    rows = conn.execute("SELECT count(*) FROM embeddings WHERE model = 'hash'").fetchone()[0]
+    live = conn.execute("SELECT count(DISTINCT text_hash) FROM chunks").fetchone()[0]
+    conn.close()
+    return rows, live
+
+
+def test_embedding_cache_keeps_only_what_live_chunks_use(sample_repo):
+    index_repository(sample_repo, model="hash")
+    src = sample_repo / "store.py"
+    for n in range(3):  # three edit rounds, each changing every chunk of the file
+        src.write_text(src.read_text().replace("upload", f"upload{n}").replace("Retry", f"Retry{n}"))
+        index_repository(sample_repo, model="hash")
+        rows, live = _cache_rows(sample_repo)
+        assert rows == live
+    (sample_repo / "web" / "app.js").unlink()
+    index_repository(sample_repo, model="hash")
+    assert _cache_rows(sample_repo)[0] == _cache_rows(sample_repo)[1]
+
+
+def test_collection_spares_what_a_killed_run_paid_for(sample_repo):
+    # A run that dies keeps its embeddings; the next (successful) run reuses them, then collects.
+    from codequarry.embed.encoder import HashingEncoder
+
+    index_repository(sample_repo, model="hash")
+    (sample_repo / "extra.py").write_text("".join(f"def extra_{i}():\n    return {i}\n\n" for i in range(600)))
+
+    class Dying(HashingEncoder):
+        calls = 0
+
+        def encode_passages(self, texts, progress=None):
+            Dying.calls += 1
+            if Dying.calls > 1:
+                raise KeyboardInterrupt
+            return super().encode_passages(texts, progress)
+
+    with pytest.raises(KeyboardInterrupt):
+        index_repository(sample_repo, encoder=Dying())
+    rows, live = _cache_rows(sample_repo)
+    assert rows == live + 256  # the first batch waits, unreferenced, for the next run
+    stats = index_repository(sample_repo, model="hash")
+    assert stats.reused >= 256 and stats.embedded == 600 - 256
+    assert _cache_rows(sample_repo)[0] == _cache_rows(sample_repo)[1]
+
+
+def test_a_long_lived_searcher_follows_index_runs(sample_repo):
+    # An agent or plugin keeps one Searcher open while `quarry index` runs: it used to map the old
+    # vectors' ids onto the new chunks (KeyError), or find its vector file removed.
+    index_repository(sample_repo, model="hash")
+    kept = Searcher.open(sample_repo)
+    loaded_late = Searcher.open(sample_repo)  # vectors not loaded before the run below
+    assert kept.search("retry failed uploads", k=1, mode="dense")[0].chunk.name == "retry_failed_uploads"
+    (sample_repo / "store.py").unlink()
+    (sample_repo / "queue.py").write_text("def retry_failed_jobs(queue):\n    return [j for j in queue]\n")
+    index_repository(sample_repo, model="hash")
+    for s in (kept, loaded_late):
+        for mode in ("dense", "hybrid"):
+            hits = s.search("retry failed jobs", k=5, mode=mode)
+            assert hits[0].chunk.name == "retry_failed_jobs"
+            assert all(h.chunk.file != "store.py" for h in hits)
+        s.close()
+
+
+def test_a_search_reads_one_commit_while_an_index_run_commits_another(sample_repo, monkeypatch):
+    # The lexical hits used to come from one commit and the chunks from the next: a --force run
+    # committing mid-search renumbers every chunk, and the search found none of its hits.
+    index_repository(sample_repo, model="hash")
+    s = Searcher.open(sample_repo)
+    before = [(r.chunk.file, r.chunk.qualname) for r in s.search("retry failed uploads", k=3)]
+    real_lexical = Searcher.lexical
+    ran = []
+
+    def lexical_then_commit(self, *args):
+        hits = real_lexical(self, *args)
+        if not ran:
+            ran.append(index_repository(sample_repo, model="hash", force=True))
+        return hits
+
+    monkeypatch.setattr(Searcher, "lexical", lexical_then_commit)
+    assert [(r.chunk.file, r.chunk.qualname) for r in s.search("retry failed uploads", k=3)] == before
+    assert ran and ran[0].chunks_new > 0
+    s.close()

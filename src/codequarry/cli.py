@@ -45,6 +45,8 @@ def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json
 
     stats = index_repository(path, model=model, slot=slot, force=force, index_dir=index_dir,
                              progress=not as_json, max_bytes=max_bytes, exclude=exclude)
+    for note in stats.repaired:  # damage found and rebuilt: worth knowing even when all went well
+        click.echo(f"quarry: repaired: {note}", err=True)
     if as_json:
         click.echo(json.dumps(stats.to_json(), indent=2))
         return

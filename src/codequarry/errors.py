@@ -39,6 +39,8 @@ class IndexMismatchError(QuarryError):
 
 
 class CorruptIndexError(QuarryError):
+    """The index's files are damaged; the message names the command that rebuilds them."""
+
     exit_code = 5
 
 
@@ -50,6 +52,12 @@ class MissingExtraError(QuarryError):
     """A heavy optional feature was asked for without its extra installed."""
 
     exit_code = 7
+
+
+class StorageError(QuarryError):
+    """The disk refused a write (full, over quota, I/O error); the previous index is left intact."""
+
+    exit_code = 8
 
 
 def require(module: str, extra: str):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import fcntl
 import queue
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from codequarry.chunk import CHUNKER_VERSION, chunk_file, language_for
@@ -23,12 +24,13 @@ from codequarry.domain import Chunk, content_hash
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
-from codequarry.errors import IndexMismatchError, UserInputError
+from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
+                               UserInputError)
 from codequarry.locate import index_dir_for
 from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
-from codequarry.store import vectors
-from codequarry.store.db import IndexDB
+from codequarry.store import repair, vectors
+from codequarry.store.db import DamagedEmbeddings, IndexDB, check_slot_name, storage_error, unusable_model_hint
 from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, check_options, read_source, walk
 
 EMBED_BATCH = 256
@@ -50,6 +52,8 @@ class IndexStats:
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
+    # What this run found damaged and rebuilt (index.db, a vector file, cached vectors), one line each.
+    repaired: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -65,6 +69,7 @@ class _Options:
     max_bytes: int
     exclude: tuple[str, ...]
     text_format: str
+    refill: bool = False  # re-check every chunk's cached vector (after some were found damaged)
 
 
 @dataclass(slots=True)
@@ -100,19 +105,78 @@ def index_repository(
     check_options(max_bytes, tuple(exclude))  # before anything is written: a bad option leaves no index
     repo = repo.resolve()
     folder = index_dir_for(repo, index_dir)
-    db = IndexDB(folder, create=True)
+    opts = _Options(model, slot, force, encoder, progress, max_bytes, tuple(exclude), text_format)
     try:
         with _exclusive(folder):
-            opts = _Options(model, slot, force, encoder, progress, max_bytes, tuple(exclude), text_format)
-            stats = _run(db, repo, folder, opts)
-    finally:
-        db.close()
+            stats = _index_checked(repo, folder, opts)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        # A full disk or a damaged file: one line naming the fix; the last committed index stands.
+        err = storage_error(exc, folder)
+        if err is exc:
+            raise
+        raise err from exc
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
 
 
+def _index_checked(repo: Path, folder: Path, opts: _Options) -> IndexStats:
+    """One run, after checking what it builds on: index.db must pass SQLite's quick_check (or be
+    rebuilt, with --force), and damaged cached vectors are embedded again."""
+    notes: list[str] = []
+    for attempt in range(3):
+        damaged = None
+        db = _open_checked(folder, opts.force, notes)
+        try:
+            stats = _run(db, repo, folder, opts, notes)
+            stats.repaired = notes
+            return stats
+        except DamagedEmbeddings as exc:
+            if attempt == 2:
+                raise CorruptIndexError(f"cached vectors keep failing their checks in {db.path}; {repair.HINT}") from exc
+            db.delete_embeddings(exc.model, exc.text_hashes)
+            notes.append(f"{len(exc.text_hashes)} cached vectors of {exc.model} were damaged or missing; "
+                         "embedded them again")
+            opts = replace(opts, refill=True)
+        except sqlite3.DatabaseError as exc:
+            # Damage quick_check cannot see (say inside the lexical index) shows up mid-run.
+            if not (opts.force and attempt == 0 and isinstance(storage_error(exc, folder), CorruptIndexError)):
+                raise
+            damaged = str(exc)
+        finally:
+            db.close()
+        if damaged:
+            notes.append(repair.rebuild_database(folder, damaged))
+    raise AssertionError("unreachable")
+
+
+def _open_checked(folder: Path, force: bool, notes: list[str]) -> IndexDB:
+    try:
+        db = IndexDB(folder, create=True)
+    except CorruptIndexError as exc:  # its message names the fix: this, with --force
+        if not force:
+            raise
+        notes.append(repair.rebuild_database(folder, str(exc.__cause__ or exc)))
+        return IndexDB(folder, create=True)
+    try:
+        problem = db.quick_check()
+    except BaseException:
+        db.close()
+        raise
+    if problem is None:
+        return db
+    db.close()
+    if not force:
+        raise CorruptIndexError(f"{db.path} is damaged ({problem}); {repair.HINT}")
+    notes.append(repair.rebuild_database(folder, problem))
+    return IndexDB(folder, create=True)
+
+
 @contextmanager
 def _exclusive(folder: Path):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserInputError(f"{folder} is a file, not an index folder; move it away or pass --index-dir") from None
     with open(folder / "lock", "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,16 +186,17 @@ def _exclusive(folder: Path):
 
 
 def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
-                  encoder: Encoder | None) -> tuple[str, str, bool]:
-    """(slot, model, rebind): rebind means the slot changes model, which the run's final transaction
-    records with the new vectors, so a run that fails (say the model does not load) leaves the slot
-    as it was."""
+                  encoder: Encoder | None) -> tuple[str, str, bool, dict]:
+    """(slot, model, rebind, slot row): rebind means the slot changes model (or is new), which the
+    run's final transaction records with the new vectors, so a run that fails (say the model does
+    not load) leaves the slot as it was, and a first run that fails leaves no slot at all."""
     name = slot or db.default_slot()
+    check_slot_name(name)
     existing = db.slot(name)
     wanted = encoder.name if encoder is not None else resolve_model(model).name if (model or not existing) else None
     if existing is None:
-        db.create_slot(name, wanted or resolve_model(None).name)
-        return name, wanted or resolve_model(None).name, False
+        return name, wanted, True, dict(name=name, model=wanted, dim=None, generation=0, chunks_generation=-1,
+                                        truncate_dim=None, checksum=None, new=True)
     if wanted and wanted != existing["model"]:
         # A slot that was never built (say its model failed to load) holds no vectors to protect.
         if not force and existing["generation"] > 0:
@@ -139,8 +204,18 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
                 f"slot '{name}' was built with model '{existing['model']}', not '{wanted}'; "
                 f"use 'quarry slot create NAME --model {wanted}' for a side-by-side index, or --force to rebuild"
             )
-        return name, wanted, True
-    return name, existing["model"], False
+        return name, wanted, True, existing
+    return name, existing["model"], False, existing
+
+
+def _load_encoder(model_name: str, slot: dict, explicit: bool) -> Encoder:
+    try:
+        return load_encoder(model_name)
+    except (ModelUnavailableError, MissingExtraError) as exc:
+        if explicit:  # the user named the model (or no slot holds one): its own message says what loads
+            raise
+        # The model came from the slot's binding: say how to bind it to one that loads.
+        raise type(exc)(f"{exc.format_message()}; {unusable_model_hint(slot)}") from exc
 
 
 @dataclass(slots=True)
@@ -196,8 +271,8 @@ def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Sca
 class _Embedder:
     """Embeds texts as they arrive, in length-sorted batches committed one by one."""
 
-    def __init__(self, db: IndexDB, model_name: str, encoder: Encoder | None, progress) -> None:
-        self.db, self.model_name, self.encoder, self.progress = db, model_name, encoder, progress
+    def __init__(self, db: IndexDB, model_name: str, encoder: Encoder | None, progress, load) -> None:
+        self.db, self.model_name, self.encoder, self.progress, self.load = db, model_name, encoder, progress, load
         self.planned: set[str] = set()
         self.pending: dict[str, str] = {}
         self.embedded = 0
@@ -217,7 +292,7 @@ class _Embedder:
         if not self.pending:
             return
         if self.encoder is None:
-            self.encoder = load_encoder(self.model_name)
+            self.encoder = self.load()
         order = sorted(self.pending, key=lambda h: len(self.pending[h]))
         for start in range(0, len(order), EMBED_BATCH):
             hashes = order[start : start + EMBED_BATCH]
@@ -228,10 +303,21 @@ class _Embedder:
         self.pending.clear()
 
 
-def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
+def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]) -> IndexStats:
     force, text_format = opts.force, opts.text_format
-    slot_name, model_name, rebind = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
+    slot_name, model_name, rebind, slot_info = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
+    explicit = bool(opts.model) or slot_info.get("new", False)
+    load = lambda: _load_encoder(model_name, slot_info, explicit)  # noqa: E731
+    # The slot's current vectors must be whole: a missing, truncated or damaged file (or one from
+    # before checksums) is rebuilt from the embedding cache by this run, even if nothing changed.
+    vectors_bad = False
+    if slot_info["generation"] > 0:
+        path = vectors.vector_path(folder, slot_name, slot_info["generation"])
+        problem = vectors.damage(path, slot_info["checksum"])
+        vectors_bad = problem is not None or slot_info["checksum"] is None
+        if problem:
+            notes.append(f"vector file {path.name} was {problem}; rebuilt it from the embedding cache")
     # Chunk texts (and so their hashes) change with the chunker and the text format.
     rechunk_all = (
         force
@@ -248,7 +334,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
     scanner = threading.Thread(target=_scan, args=(repo, opts, known, rechunk_all, scan, parsed_q, stop),
                                name="quarry-scan", daemon=True)
     with progress_bar(f"Indexing with {model_name}", opts.progress) as bar:
-        embedder = _Embedder(db, model_name, opts.encoder, bar)
+        embedder = _Embedder(db, model_name, opts.encoder, bar, load)
         scanner.start()
         try:
             batch: list = []
@@ -267,8 +353,8 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
             db.stage(batch)
             removed = [known[p][0] for p in known.keys() - scan.seen]
             changed = bool(stats.files_parsed or removed)
-            slot_info = db.slot(slot_name)
-            slot_stale = rebind or slot_info["chunks_generation"] != db.chunks_generation or force
+            slot_stale = (rebind or vectors_bad or opts.refill or force
+                          or slot_info["chunks_generation"] != db.chunks_generation)
             if slot_stale:  # the slot lags behind the chunks it must cover
                 for _cid, c in db.iter_chunks():
                     t = chunk_text(c, text_format)
@@ -286,32 +372,43 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options) -> IndexStats:
     if embedder.encoder is not None:
         dim = embedder.encoder.dim
     elif dim is None:
-        dim = load_encoder(model_name).dim
+        dim = load().dim
 
     if not changed and not slot_stale and not scan.touched:
         stats.chunks = db.chunk_count()
         return stats
-    with db.transaction():
-        for file_id, size, mtime in scan.touched:
-            db.touch_file(file_id, size, mtime)
-        for file_id in removed:
-            db.delete_file(file_id)
-        for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
-            if rel in known:
-                db.delete_file(known[rel][0])
-            db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
-        db.drop_staged()
-        generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
-        db.set_meta("chunks_generation", generation)
-        db.set_meta("chunker_version", CHUNKER_VERSION)
-        db.set_meta("text_format", text_format)
-        new_gen = slot_info["generation"] + 1
-        if changed or slot_stale:
-            ids, vecs = db.slot_vectors(model_name, dim)
-            vecs = truncate(vecs, slot_info["truncate_dim"])
-            vectors.write(vectors.build(ids, vecs, vecs.shape[1]), vectors.vector_path(folder, slot_name, new_gen))
-            db.update_slot(slot_name, model=model_name, dim=dim, generation=new_gen, chunks_generation=generation)
-        stats.chunks = db.chunk_count()
+    new_gen = vectors.next_generation(folder, slot_name, slot_info["generation"])
+    new_path = vectors.vector_path(folder, slot_name, new_gen)
+    try:
+        with db.transaction():
+            if rechunk_all:  # every chunk is about to be re-added
+                db.reset_lexical()
+            for file_id, size, mtime in scan.touched:
+                db.touch_file(file_id, size, mtime)
+            for file_id in removed:
+                db.delete_file(file_id)
+            for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
+                if rel in known:
+                    db.delete_file(known[rel][0])
+                db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
+            db.drop_staged()
+            generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
+            db.set_meta("chunks_generation", generation)
+            db.set_meta("chunker_version", CHUNKER_VERSION)
+            db.set_meta("text_format", text_format)
+            if changed or slot_stale:
+                ids, vecs = db.slot_vectors(model_name, dim)
+                vecs = truncate(vecs, slot_info["truncate_dim"])
+                digest = vectors.write(vectors.build(ids, vecs, vecs.shape[1]), new_path)
+                db.update_slot(slot_name, model=model_name, dim=dim, generation=new_gen,
+                               chunks_generation=generation, checksum=digest)
+            # Cached vectors no chunk uses any more (old versions of edited code) go with the commit that
+            # drops their chunks; a killed run never gets here, so what it embedded waits for the next.
+            db.collect_embeddings()
+            stats.chunks = db.chunk_count()
+    except BaseException:
+        new_path.unlink(missing_ok=True)  # the commit failed (say the disk filled): nothing points at it
+        raise
     if changed or slot_stale:
         vectors.remove_stale(folder, slot_name, new_gen)
     return stats

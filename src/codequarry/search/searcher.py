@@ -8,11 +8,11 @@ import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
-from codequarry.errors import UserInputError
+from codequarry.errors import CorruptIndexError, IndexMissingError, QuarryError, UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import filters, fusion, lexical, rules
 from codequarry.store import vectors
-from codequarry.store.db import IndexDB
+from codequarry.store.db import IndexDB, guarded, unusable_model_hint
 
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
@@ -20,11 +20,14 @@ CANDIDATES = 100
 
 
 class Searcher:
+    @guarded
     def __init__(self, db: IndexDB, slot: str, encoder: Encoder | None = None) -> None:
         self.db = db
         info = db.slot(slot)
         if info is None:
             names = ", ".join(s["name"] for s in db.slots()) or "none"
+            if names == "none":  # a first index run that failed leaves no slot
+                raise IndexMissingError("the index has no vectors yet; run 'quarry index'")
             raise UserInputError(f"no slot named '{slot}' (slots: {names})")
         if info["generation"] == 0:
             raise UserInputError(f"slot '{slot}' is empty; run 'quarry index --slot {slot}'")
@@ -51,14 +54,38 @@ class Searcher:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.slot["model"])
+            try:
+                self._encoder = load_encoder(self.slot["model"])
+            except QuarryError as exc:  # the slot's model does not load here: say how to rebuild it
+                raise type(exc)(f"{exc.format_message()}; {unusable_model_hint(self.slot)}") from exc
         return self._encoder
 
     @property
     def index(self):
         if self._index is None:
-            self._index = vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]))
+            try:
+                self._index = self._read_vectors()
+            except CorruptIndexError:
+                # An index run may have committed a new generation and removed ours since we read the slot.
+                if not self._follow():
+                    raise
+                self._index = self._read_vectors()
         return self._index
+
+    def _read_vectors(self):
+        return vectors.read(vectors.vector_path(self.db.folder, self.slot["name"], self.slot["generation"]),
+                            self.slot["checksum"], slot=self.slot["name"])
+
+    def _follow(self) -> bool:
+        """Catch up with index runs committed since this Searcher read its slot (a long-lived one
+        would otherwise map the old vectors' ids onto new chunks); True if the slot moved."""
+        info = self.db.slot(self.slot["name"])
+        if info is None or (info["generation"], info["checksum"]) == (self.slot["generation"], self.slot["checksum"]):
+            return False
+        if self._encoder is not None and self._encoder.name != info["model"]:
+            self._encoder = None
+        self.slot, self._index = info, None
+        return True
 
     def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         if self.index.ntotal == 0:
@@ -74,10 +101,30 @@ class Searcher:
         hits = lexical.search(self.db.conn, query, max(n * 20, 2000))
         return dict([(i, s) for i, s in hits if i in keep][:n])
 
+    @guarded
     def search(
         self, query: str, k: int = 10, mode: str = "hybrid", *, langs=(), kinds=(), path: str | None = None,
         weights: fusion.FusionWeights | None = None, rule_weights: rules.RuleWeights | None = None,
     ) -> list[SearchResult]:
+        args = (query, k, mode, tuple(langs), tuple(kinds), path, weights, rule_weights)
+        if self.db.conn.in_transaction:  # the caller holds a snapshot already (the warm server)
+            return self._search(*args)
+        # One read snapshot per search, so the slot, the chunks and the lexical hits all come from
+        # one commit even while `quarry index` runs; a run that commits and removes the vector file
+        # our snapshot names in between costs one retry on a fresh snapshot.
+        for attempt in (0, 1):
+            self.db.conn.execute("BEGIN")
+            try:
+                return self._search(*args)
+            except CorruptIndexError:
+                if attempt:
+                    raise
+            finally:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("COMMIT")
+        raise AssertionError("unreachable")
+
+    def _search(self, query, k, mode, langs, kinds, path, weights, rule_weights) -> list[SearchResult]:
         if mode not in MODES:
             raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
         if not query.strip():
@@ -85,6 +132,7 @@ class Searcher:
         if k < 1:
             raise UserInputError("-k must be at least 1")
         filters.check_filters(langs, kinds, self.db.conn)  # here, so the warm server checks them too
+        self._follow()
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
         n = max(CANDIDATES, k)
         dense = self.dense(query, n, allowed) if mode in ("dense", "hybrid") else {}
@@ -101,7 +149,9 @@ class Searcher:
         results = []
         seen: set[tuple[str, str]] = set()
         for i, s in fusion.top(scores, len(scores)):
-            c = chunks[i]
+            c = chunks.get(i)
+            if c is None:  # a stale slot's vector for a chunk a later run removed
+                continue
             # Windows of one long definition share its qualname: show the definition once.
             if (c.file, c.qualname) in seen:
                 continue

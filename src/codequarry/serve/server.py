@@ -43,6 +43,7 @@ from codequarry.serve.client import TOKEN_HEADER, verified_server
 from codequarry.serve.pool import DeadlineReader, PooledHTTPServer
 from codequarry.serve.search_request import SearchRequest, parse_search_request
 from codequarry.serve.verify import UntrustedServer
+from codequarry.store.db import guarded
 
 MAX_BODY = 1 << 20
 WARMUP_QUERY = "open a file and read it"
@@ -172,7 +173,8 @@ class WarmIndex:
 
         name, generation = slot["name"], slot["generation"]
         index = self._loaded(self._vectors, (name, generation),
-                             lambda: vectors.read(vectors.vector_path(self.folder, name, generation)))
+                             lambda: vectors.read(vectors.vector_path(self.folder, name, generation),
+                                                     slot["checksum"], slot=name))
         with self._lock:
             # Keep one generation per slot, the newest: requests still on an older one hold their own reference.
             newest = max(g for n, g in self._vectors if n == name)
@@ -187,6 +189,7 @@ class WarmIndex:
             raise UserInputError(f"no slot named '{slot}' (slots: {names})")
         return _SharedSearcher(db, slot, self._encoder(info["model"]), self._vectors_of)
 
+    @guarded
     def search(self, request: SearchRequest) -> dict:
         started = time.perf_counter()
         with self._lock:

@@ -7,15 +7,19 @@ and a run killed at any point leaves the last committed index intact.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import functools
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from codequarry.domain import Chunk
-from codequarry.errors import CorruptIndexError, IndexMismatchError, IndexMissingError, UserInputError
+from codequarry.errors import (CorruptIndexError, IndexMismatchError, IndexMissingError, QuarryError, StorageError,
+                               UserInputError)
 from codequarry.locate import DB_NAME
 from codequarry.store.migrations import MIGRATIONS
 
@@ -55,16 +59,34 @@ class IndexDB:
                 raise IndexMissingError(
                     f"no index at {self.folder}; run 'quarry index' in the repository first"
                 )
-            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise UserInputError(
+                    f"{self.folder} is a file, not an index folder; move it away or pass --index-dir"
+                ) from None
         try:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.create_function("quarry_crc32", 1, _crc32, deterministic=True)  # used by migration 006
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
             self._check_and_migrate(create=create, readonly=readonly)
         except sqlite3.DatabaseError as exc:
-            raise CorruptIndexError(f"{self.path} is not a readable codequarry index ({exc})") from exc
+            err = storage_error(exc, self.folder)
+            if err is exc:
+                err = CorruptIndexError(f"{self.path} is not a readable codequarry index ({exc}); {REPAIR_HINT}")
+            raise err from exc
+
+    def quick_check(self) -> str | None:
+        """SQLite's own structural check (page and b-tree consistency, not cell contents): the
+        first problem it reports, or None when the file is sound."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(1)")]
+        if rows == ["ok"]:
+            return None
+        # Reported as '*** in database main ***\nPage 9: …': keep the error on one line.
+        return " ".join(" ".join(rows).replace("*** in database main ***", "").split())
 
     # -- schema -----------------------------------------------------------------------------
     def _check_and_migrate(self, *, create: bool, readonly: bool) -> None:
@@ -146,6 +168,13 @@ class IndexDB:
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))]
         self.conn.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in ids])
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def reset_lexical(self) -> None:
+        """Empty the lexical index by recreating it (same definition as migration 001), for runs that
+        re-add every chunk: deleting rows one by one costs more and leaves FTS5's old segments,
+        with any damage in them, in place."""
+        self.conn.execute("DROP TABLE lexical")
+        self.conn.execute("CREATE VIRTUAL TABLE lexical USING fts5(names, body, tokenize = \"unicode61 tokenchars '_'\")")
 
     def add_file(
         self, path: str, language: str | None, size: int, mtime_ns: int, hash_: str,
@@ -247,6 +276,8 @@ class IndexDB:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     # -- embeddings cache -------------------------------------------------------------------
+    # Each row carries the crc32 of its vector: a row damaged on disk is re-embedded rather than
+    # copied into a slot's next vector file (whose own checksum would then bless it).
     def missing_embeddings(self, model: str, text_hashes: Iterable[str]) -> set[str]:
         wanted = set(text_hashes)
         have: set[str] = set()
@@ -266,20 +297,39 @@ class IndexDB:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self.transaction():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                [(model, h, v.tobytes()) for h, v in zip(text_hashes, vectors)],
+                "INSERT OR REPLACE INTO embeddings (model, text_hash, vector, crc) VALUES (?, ?, ?, ?)",
+                [(model, h, b, zlib.crc32(b)) for h, b in ((h, v.tobytes()) for h, v in zip(text_hashes, vectors))],
             )
 
     def slot_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, vectors) of every chunk that has an embedding under `model`."""
+        """(chunk ids, vectors) of every chunk under `model`; raises DamagedEmbeddings naming the text
+        hashes whose cached vector is missing or fails its crc or length, so none is left out."""
         rows = self.conn.execute(
-            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash "
-            "ORDER BY c.id",
+            "SELECT c.id, e.vector, e.crc, c.text_hash FROM chunks c "
+            "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id",
             (model,),
         ).fetchall()
+        size = 4 * dim
+        bad = {r[3] for r in rows
+               if r[1] is None or len(r[1]) != size or (r[2] is not None and zlib.crc32(r[1]) != r[2])}
+        if bad:
+            raise DamagedEmbeddings(model, bad)
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vecs
+
+    def delete_embeddings(self, model: str, text_hashes: Iterable[str]) -> None:
+        with self.transaction():
+            self.conn.executemany("DELETE FROM embeddings WHERE model = ? AND text_hash = ?",
+                                  [(model, h) for h in text_hashes])
+
+    def collect_embeddings(self) -> int:
+        """Drop cached vectors (of every model) whose text no chunk has any more; the number dropped.
+        Only a run's final transaction calls it: embeddings a killed run paid for are kept until
+        a run commits, and by then the ones it reused are referenced again."""
+        return self.conn.execute(
+            "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM chunks)"
+        ).rowcount
 
     def all_text_hashes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT text_hash FROM chunks")]
@@ -287,13 +337,13 @@ class IndexDB:
     # -- slots ------------------------------------------------------------------------------
     def slots(self) -> list[dict]:
         rows = self.conn.execute(
-            "SELECT name, model, dim, generation, chunks_generation, created, truncate_dim FROM slots "
+            "SELECT name, model, dim, generation, chunks_generation, created, truncate_dim, checksum FROM slots "
             "ORDER BY created, name"
         ).fetchall()
         default = self.default_slot()
         return [
             dict(name=r[0], model=r[1], dim=r[2], generation=r[3], chunks_generation=r[4], created=r[5],
-                 truncate_dim=r[6],
+                 truncate_dim=r[6], checksum=r[7],
                  default=r[0] == default)
             for r in rows
         ]
@@ -305,8 +355,7 @@ class IndexDB:
         return self.get_meta("default_slot", DEFAULT_SLOT)
 
     def create_slot(self, name: str, model: str, truncate_dim: int | None = None) -> None:
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise UserInputError(f"slot name '{name}' must be letters, digits, '-' or '_'")
+        check_slot_name(name)
         if self.slot(name):
             raise UserInputError(f"slot '{name}' already exists")
         if truncate_dim is not None and truncate_dim < 8:
@@ -317,10 +366,15 @@ class IndexDB:
                 (name, model, now(), truncate_dim),
             )
 
-    def update_slot(self, name: str, *, model: str, dim: int, generation: int, chunks_generation: int) -> None:
+    def update_slot(self, name: str, *, model: str, dim: int, generation: int, chunks_generation: int,
+                    checksum: str | None = None) -> None:
+        """Point the slot at a new vector generation (creating the slot on its first build)."""
         self.conn.execute(
-            "UPDATE slots SET model = ?, dim = ?, generation = ?, chunks_generation = ? WHERE name = ?",
-            (model, dim, generation, chunks_generation, name),
+            "INSERT INTO slots (name, model, dim, generation, chunks_generation, created, checksum) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET model = excluded.model, "
+            "dim = excluded.dim, generation = excluded.generation, "
+            "chunks_generation = excluded.chunks_generation, checksum = excluded.checksum",
+            (name, model, dim, generation, chunks_generation, now(), checksum),
         )
 
     def promote(self, name: str) -> None:
@@ -341,8 +395,116 @@ class _Transaction:
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error:
+                self._rollback()  # a failed COMMIT (disk full) may leave the transaction open
+                raise
+        self._rollback()
         return False
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR); a second
+        # ROLLBACK would then raise and hide the error that matters.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+
+def _crc32(blob) -> int | None:
+    return zlib.crc32(blob) if isinstance(blob, bytes) else None
+
+
+class DamagedEmbeddings(Exception):
+    """Cached vectors that are missing or fail their crc: the indexer drops them and embeds those
+    texts again."""
+
+    def __init__(self, model: str, text_hashes: set[str]) -> None:
+        super().__init__(f"{len(text_hashes)} cached vectors of {model} are missing or damaged")
+        self.model, self.text_hashes = model, text_hashes
+
+
+def unusable_model_hint(slot: dict) -> str:
+    """The way out for a slot bound to a model that does not load here."""
+    from codequarry.embed.presets import DEFAULT_MODEL
+
+    opt = "" if slot.get("default", True) else f" --slot {slot['name']}"
+    if not slot["generation"]:
+        return (f"slot '{slot['name']}' is bound to it but was never built: 'quarry index{opt} --model {DEFAULT_MODEL}' "
+                "binds it to a model that loads")
+    return (f"slot '{slot['name']}' was built with it: rebuild it with a model that loads, "
+            f"'quarry index{opt} --force --model {DEFAULT_MODEL}'")
+
+
+def check_slot_name(name: str) -> None:
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise UserInputError(f"slot name '{name}' must be letters, digits, '-' or '_'")
+
+
+# SQLite's primary result codes (sqlite3.h) for the errors that are the disk's or the file's fault.
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+REPAIR_HINT = "run 'quarry index --force' to rebuild it (cached embeddings that are still readable are kept)"
+
+
+def storage_error(exc: BaseException, folder: Path) -> BaseException:
+    """The one-line QuarryError for a damaged file or a full disk; any other error unchanged."""
+    if isinstance(exc, QuarryError):
+        return exc
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageError(f"no space left writing the index in {folder}; the previous index is "
+                                "intact: free some space and run 'quarry index' again")
+        return exc
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)  # Python ≥ 3.11
+    text = " ".join(str(exc).split())  # one line, whatever SQLite said
+    primary = code & 0xFF if code is not None else _SQLITE_IOERR if "disk I/O error" in str(exc) else None
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        return StorageError(f"disk full writing {Path(folder) / DB_NAME} ({text}); the previous index is intact: "
+                            "free some space and run 'quarry index' again")
+    if primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN) and _nearly_full(folder):
+        # SQLite reports some writes a full disk refuses (growing the -shm or WAL, creating the
+        # scratch database) as I/O errors or as files it cannot open.
+        return StorageError(f"disk full writing {Path(folder) / DB_NAME} ({text}); the previous index is intact: "
+                            "free some space and run 'quarry index' again")
+    if primary == _SQLITE_IOERR or "disk I/O error" in text:
+        return StorageError(f"I/O error on {Path(folder) / DB_NAME} ({text}); the previous index is intact "
+                            "if the disk is: check it and run 'quarry index' again")
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or type(exc) is sqlite3.DatabaseError \
+            or "malformed" in text or "not a database" in text:
+        return CorruptIndexError(f"{Path(folder) / DB_NAME} is damaged ({text}); {REPAIR_HINT}")
+    return exc
+
+
+def _nearly_full(folder: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 4 << 20
+    except OSError:
+        return False
+
+
+def guarded(method):
+    """Decorator for methods of objects holding an IndexDB as `.db` (Searcher, the warm server):
+    a damaged database or a full disk becomes the one-line error naming the fix, not a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            err = storage_error(exc, getattr(getattr(self, "db", None), "folder", Path(".quarry")))
+            if err is exc:
+                raise
+            raise err from exc
+
+    return wrapper
 
 
 def _statements(sql: str) -> list[str]:

@@ -83,4 +83,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP TABLE staged;
         """,
     ),
+    (
+        "006_vector_checksums",
+        """
+        -- The slot's current FAISS file is checked against this digest on every load
+        -- ('sha256:<hex>'; NULL for files written before it existed: the next run rewrites them).
+        ALTER TABLE slots ADD COLUMN checksum TEXT;
+        -- Cached vectors get the crc32 of their bytes, so a damaged row is embedded again instead of
+        -- going into a new vector file, and move to a rowid table: in the WITHOUT ROWID table each
+        -- vector over ~1 KB spilled into an overflow page of its own, mostly empty (about half of
+        -- index.db was unused space). quarry_crc32 is registered by store/db.py.
+        CREATE TABLE embeddings_006 (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            crc INTEGER,
+            UNIQUE (model, text_hash)
+        );
+        INSERT INTO embeddings_006 (model, text_hash, vector, crc)
+            SELECT model, text_hash, vector, quarry_crc32(vector) FROM embeddings ORDER BY model, text_hash;
+        DROP TABLE embeddings;
+        ALTER TABLE embeddings_006 RENAME TO embeddings;
+        """,
+    ),
 ]

@@ -6,7 +6,9 @@ that points to it, so a killed run never leaves a slot without a usable file.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 import faiss
@@ -28,29 +30,86 @@ def build(ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
     return index
 
 
-def write(index: faiss.Index, path: Path) -> None:
+def write(index: faiss.Index, path: Path) -> str:
+    """Write `index` to `path` (atomically) and return its checksum, which the caller stores with
+    the slot in the transaction that points at this file."""
+    # Serialised here and written by Python, not faiss.write_index: faiss ignores an error from the
+    # final fclose, so a full disk could leave a truncated file behind a successful call.
+    data = faiss.serialize_index(index)
+    digest = checksum(data)
     tmp = path.with_suffix(".tmp")
-    faiss.write_index(index, str(tmp))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read(path: Path) -> faiss.Index:
-    if not path.exists():
-        raise CorruptIndexError(f"vector file {path.name} is missing; run 'quarry index --force'")
     try:
-        return faiss.read_index(str(path))
+        with open(tmp, "wb") as fh:
+            fh.write(memoryview(data))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def checksum(data) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _fix(slot: str | None) -> str:
+    # Every slot's vectors are rebuilt from the embedding cache by a plain run on that slot.
+    return f"run 'quarry index{f' --slot {slot}' if slot else ''}' to rebuild it from the cached embeddings"
+
+
+def damage(path: Path, expected: str | None) -> str | None:
+    """Why the vector file at `path` cannot be trusted (missing, unreadable, checksum mismatch), or None."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if expected is None:  # written before checksums: it must at least parse
+        try:
+            faiss.deserialize_index(data)
+        except RuntimeError:
+            return "unreadable"
+        return None
+    return None if checksum(data) == expected else "damaged or truncated (checksum mismatch)"
+
+
+def read(path: Path, expected: str | None = None, *, slot: str | None = None) -> faiss.Index:
+    """Load a slot's vectors, checked against the checksum stored with the slot (when it has one)."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # one copy in memory, hashed and parsed in place
+    except FileNotFoundError:
+        raise CorruptIndexError(f"vector file {path.name} is missing; {_fix(slot)}") from None
+    if expected is not None and checksum(data) != expected:
+        raise CorruptIndexError(f"vector file {path.name} is damaged or truncated (checksum mismatch); {_fix(slot)}")
+    try:
+        return faiss.deserialize_index(data)
     except RuntimeError as exc:
-        raise CorruptIndexError(f"vector file {path.name} is unreadable; run 'quarry index --force'") from exc
+        raise CorruptIndexError(f"vector file {path.name} is unreadable; {_fix(slot)}") from exc
+
+
+def _generation_files(folder: Path, slot: str):
+    """(generation, path) of the slot's .faiss and .tmp files; the glob alone would also match
+    slot 'a-b' when asked for slot 'a'."""
+    pattern = re.compile(rf"vectors-{re.escape(slot)}-(\d+)\.(?:faiss|tmp)")
+    for p in Path(folder).glob(f"vectors-{slot}-*"):
+        if m := pattern.fullmatch(p.name):
+            yield int(m.group(1)), p
+
+
+def next_generation(folder: Path, slot: str, current: int) -> int:
+    """A generation number no file on disk has yet: after a repair the database restarts its count,
+    and a search may still be reading an old generation's file."""
+    return max([current, *(g for g, _ in _generation_files(folder, slot))]) + 1
 
 
 def remove_stale(folder: Path, slot: str, keep_generation: int) -> None:
-    for p in Path(folder).glob(f"vectors-{slot}-*.faiss"):
-        if p != vector_path(folder, slot, keep_generation):
+    for generation, p in _generation_files(folder, slot):
+        if p.suffix == ".tmp" or generation != keep_generation:
             p.unlink(missing_ok=True)
-    for p in Path(folder).glob(f"vectors-{slot}-*.tmp"):
-        p.unlink(missing_ok=True)
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
