@@ -100,6 +100,11 @@ def test_rst_without_headings_is_windows():
         ('extern "C++" int h();\n', "cpp"),
         ("struct Point {\n private:\n  int x;\n};\n", "cpp"),
         ("enum class Mode { Read, Write };\n", "cpp"),
+        ("bool operator==(const Id& a, const Id& b);\n", "cpp"),
+        ("static const char operator = '+';  /* a C parser's variable */\n", "c"),
+        ("constexpr int limit = 10;  /* C23 has constexpr */\n", "c"),
+        ("int lookup(const char *namespace, const char *name);\n", "c"),
+        ("using namespace std;\n", "cpp"),
     ],
 )
 def test_header_language_by_content(text, language):

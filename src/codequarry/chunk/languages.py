@@ -184,9 +184,9 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
 
 # What only C++ has; comments and strings are removed before looking.
 _CPP_SIGNS = re.compile(
-    r"\bclass\s+\w+\s*(?:final\s*)?[:{]|\bstruct\s+\w+\s*(?:final\s*)?:(?!:)|\bnamespace\b|\btemplate\s*<|::|"
+    r"\bclass\s+\w+\s*(?:final\s*)?[:{]|\bstruct\s+\w+\s*(?:final\s*)?:(?!:)|\bnamespace(?:\s+[\w:]+)?\s*\{|\busing\s+namespace\b|\btemplate\s*<|::|"
     r"^\s*(?:public|private|protected)\s*:|\bextern\s+\"C\+\+\"|\benum\s+class\b|\busing\s+\w+\s*=|"
-    r"\b(?:virtual|constexpr|nullptr|noexcept|operator\s*\W)",
+    r"\b(?:virtual|noexcept)\b|\boperator\s*(?:[-+*/%^&|~!=<>]+|\(\s*\)|\[\s*\]|new\b|delete\b)\s*\(",
     re.M,
 )
 _C_NOISE = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
