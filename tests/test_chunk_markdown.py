@@ -74,3 +74,10 @@ def test_long_section_becomes_windows_of_the_section():
     assert {c.parent for c in got} == {"Guide > Tuning"}
     assert all(len(c.code) <= 500 for c in got)
     assert got[0].line_start == 3 and got[-1].line_end == 64
+
+
+def test_fences_in_the_new_languages_are_parsed():
+    text = "# Kotlin\n\n```kotlin\nfun greet(name: String) = println(name)\n```\n\n## Elixir\n\n```elixir\n" \
+           "defmodule Hello do\n  def hi, do: IO.puts(\"hi\")\nend\n```\n"
+    got = [(c.language, c.kind, c.qualname) for c in chunk_file("README.md", text) if c.kind != "section"]
+    assert got == [("kotlin", "function", "greet"), ("elixir", "module", "Hello"), ("elixir", "function", "Hello.hi")]

@@ -53,9 +53,10 @@ def test_deleted_and_ignored_files_leave_the_index(sample_repo):
 def test_stats_report_skips_with_reasons(sample_repo):
     (sample_repo / "blob.py").write_bytes(b"\x00\x01\x02")
     (sample_repo / "huge.py").write_text("x = 1\n" * 400_000)
-    (sample_repo / "notes.xyz").write_text("unsupported\n")
+    (sample_repo / "package-lock.json").write_text("{}\n")
+    (sample_repo / "notes.xyz").write_text("any text file is indexed\n")
     stats = index_repository(sample_repo, model="hash")
-    assert stats.skipped == {"binary": 1, "too large": 1, "unsupported type": 1}
+    assert stats.skipped == {"binary": 1, "too large": 1, "generated": 1}
 
 
 def test_model_mismatch_is_refused(sample_repo):

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from codequarry.chunk import CHUNKER_VERSION, chunk_file, language_for
+from codequarry.chunk.skips import skip_by_content, skip_by_name
 from codequarry.domain import Chunk, content_hash
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
@@ -235,17 +236,19 @@ def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Sca
           stop: threading.Event) -> None:
     """Producer: walk, read and chunk changed files, handing each parsed file to `out`."""
     try:
-        for sf in walk(repo, accept=lambda rel: language_for(rel) is not None, max_bytes=opts.max_bytes,
-                       report=scan.report, exclude=opts.exclude):
+        for sf in walk(repo, max_bytes=opts.max_bytes, report=scan.report, exclude=opts.exclude):
             if stop.is_set():
                 return
+            if (skipped := skip_by_name(sf.rel)) is not None:  # every text file is indexed, but not these
+                scan.report.skipped[skipped] += 1
+                continue
             scan.seen.add(sf.rel)
             prev = known.get(sf.rel)
             if prev and not rechunk_all and prev[1] == sf.size and prev[2] == sf.mtime_ns:
                 scan.unchanged += 1
                 continue
             text, reason = read_source(sf.path)
-            if text is None:
+            if text is None or (reason := skip_by_content(text)) is not None:
                 scan.report.skipped[reason] += 1
                 scan.seen.discard(sf.rel)
                 continue
@@ -255,7 +258,7 @@ def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Sca
                 scan.unchanged += 1
                 continue
             chunks = chunk_file(sf.rel, text)
-            parsed = _Parsed(sf.rel, language_for(sf.rel), sf.size, sf.mtime_ns, fhash, chunks,
+            parsed = _Parsed(sf.rel, language_for(sf.rel, text) or "text", sf.size, sf.mtime_ns, fhash, chunks,
                              [content_hash(chunk_text(c, opts.text_format)) for c in chunks])
             while not stop.is_set():
                 try:

@@ -1,9 +1,12 @@
-"""Find the definitions in a parsed file: one walker driven by the tables in specs.py.
+"""Find the definitions in a parsed file: one walker driven by the tables in specs/.
 
 A definition's line range covers its leading doc comment, attributes and
 decorators as well as the node itself, so `code` reads the way a developer
 sees it in the file. Definitions inside function bodies (closures, local
-classes) are part of their function, not definitions of their own.
+classes) are part of their function, not definitions of their own; the one
+exception is a local type (rules marked `local`: a Rust `type X = …;`, a Go
+`type x struct`, a TypeScript `type X = …` in a function body), which is
+also a definition of its own, qualified by its function (`parse.Pair`).
 
 Tree-sitter recovers from syntax errors locally, so definitions it still
 recognises in a damaged file are kept (their ranges are real); whatever it
@@ -13,6 +16,10 @@ Every call in the file is recorded with its position; the caller decides
 which chunk owns it. A call is its callee's bare name (`obj.bar()` → bar,
 `new Foo()` → Foo, `Foo::new()` → new, a shell command's name); Rust macro
 invocations are not calls.
+
+Where a language writes one function as several clauses (Haskell equations,
+Elixir `def` clauses), consecutive clauses of one name with only blank lines
+between are merged into one definition.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class _Scope(NamedTuple):
     parts: tuple[str, ...] = ()
     methods: bool = False
     constants: bool = True
+    local: bool = False  # inside a function body: only `local` rules apply
 
 
 def extract(lang: str, source: str) -> Extraction:
@@ -89,7 +97,9 @@ def extract(lang: str, source: str) -> Extraction:
             if callee is not None:
                 row, col = callee.start_point
                 out.calls.append((row + 1, col, text(callee)))
-        rule = spec.rules.get(ntype) if allowed else None
+        rule = spec.rules.get(ntype)
+        if rule is not None and not allowed and not (rule.local and scope.local):
+            rule = None
         inner = None
         if rule is not None:
             inner = _define(node, rule, scope, spec, lang, data, out.definitions)
@@ -98,6 +108,8 @@ def extract(lang: str, source: str) -> Extraction:
         elif ntype in spec.opaque:
             allowed = False
         stack.extend((child, scope, allowed) for child in reversed(node.named_children))
+    if spec.merge_clauses:
+        out.definitions = _merge_clauses(out.definitions, source.split("\n"))
     return out
 
 
@@ -107,10 +119,12 @@ def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, da
     kind = rule.kind(node) if callable(rule.kind) else rule.kind
     if kind is None or (kind == "constant" and not scope.constants):
         return None
-    if rule.needs_body and node.child_by_field_name("body") is None:
+    if rule.needs_body and _body(node, rule) is None:
         return None
+    if rule.transparent:  # its contents belong to the enclosing scope (Kotlin companion object)
+        return _Scope(scope.parts, rule.holds_methods, rule.holds_constants), True
     raw = rule.name(node)
-    if not raw or (_BAD_NAME.search(raw) and not raw.startswith("operator")):
+    if not raw or (_BAD_NAME.search(raw.rstrip("'")) and not raw.startswith("operator")):  # Haskell `f'`
         return None
     # Qualified declarations (`HnswIndex::build`, Ruby `Foo::Bar`) carry their own scope.
     parts = [strip_generics(p) or p for p in raw.split("::")]
@@ -121,10 +135,11 @@ def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, da
     if kind == "function" and (scope.methods or qualifier):
         kind = "method"
     path = scope.parts + qualifier + (name,)
-    if rule.container:
+    container = rule.container if isinstance(rule.container, bool) else kind in rule.container
+    if container:
         inner = (_Scope(path, rule.holds_methods, rule.holds_constants), True)
-    else:
-        inner = (scope, False)
+    else:  # nothing inside is a definition, but a local type is qualified by this one
+        inner = (_Scope(path, False, False, local=True), False)
     if not rule.emit:
         return inner
     label = rule.label(node, name) if rule.label is not None else None
@@ -133,7 +148,7 @@ def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, da
     leading = _leading(outer, spec)
     comments = [c for c in leading if c.type in spec.comments]
     doc = _docstring(node) if spec.docstrings else ""
-    found.append(Definition(
+    definition = Definition(
         language=lang,
         kind=kind,
         name=name,
@@ -142,8 +157,11 @@ def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, da
         end=last_line(outer),
         signature=_signature(outer, _body(node, rule), data, spec),
         doc=doc or clean_comments([text(c) for c in comments]),
-        container=rule.container,
-    ))
+        container=container,
+    )
+    if spec.refine is not None:
+        spec.refine(node, leading, definition)
+    found.append(definition)
     return inner
 
 
@@ -168,9 +186,9 @@ def _leading(outer: Node, spec: LangSpec) -> list[Node]:
     belongs = spec.comments | spec.attributes
     found: list[Node] = []
     top = outer.start_point[0]
-    sib = outer.prev_named_sibling
+    sib = _before(outer, spec)
     while sib is not None and sib.type in belongs and last_line(sib) >= top:  # no blank line between
-        before = sib.prev_named_sibling
+        before = _before(sib, spec)
         if before is not None and last_line(before) - 1 == sib.start_point[0]:
             break  # a trailing comment of the statement before
         if sib.type in spec.comments and re.match(r"\s*(//!|/\*!|#!)", text(sib)):
@@ -179,6 +197,19 @@ def _leading(outer: Node, spec: LangSpec) -> list[Node]:
         top = sib.start_point[0]
         sib = before
     return found[::-1]
+
+
+def _before(node: Node, spec: LangSpec) -> Node | None:
+    """The named sibling before `node`; for the first child of an `adopts_comments` node,
+    the last child of the node before its parent (where the grammar left its comments)."""
+    sib = node.prev_named_sibling
+    parent = node.parent
+    if sib is None and parent is not None and parent.type in spec.adopts_comments:
+        before = parent.prev_named_sibling
+        if before is not None and before.type not in spec.comments and before.named_children:
+            before = before.named_children[-1]
+        sib = before
+    return sib
 
 
 def _body(node: Node, rule: Rule) -> Node | None:
@@ -193,6 +224,12 @@ def _signature(outer: Node, body: Node | None, data: bytes, spec: LangSpec) -> s
     """The header of a definition, up to its body, on one line."""
     start = outer.start_byte
     for child in outer.children:
+        if child.type == "modifiers":  # annotations inside a modifier list (Java, Kotlin, Swift)
+            for mod in child.children:
+                if mod.type not in _DECORATIONS and mod.type not in spec.comments:
+                    break
+                start = mod.end_byte
+            break
         if child.type not in _DECORATIONS and child.type not in spec.comments:
             break
         start = child.end_byte
@@ -200,7 +237,7 @@ def _signature(outer: Node, body: Node | None, data: bytes, spec: LangSpec) -> s
         head = _without_comments(outer, start, body.start_byte, data, spec)
     else:  # no body to stop at: the first line says enough
         head = data[start:outer.end_byte].decode("utf-8", "replace").strip().split("\n", 1)[0]
-    head = " ".join(head.split()).rstrip("{\\ ")
+    head = " ".join(head.split()).rstrip("{\\ =")
     return head[:MAX_SIGNATURE]
 
 
@@ -252,9 +289,16 @@ def clean_comments(raw: list[str]) -> str:
     return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip()
 
 
-def _callee(node: Node, field_name: str | None) -> Node | None:
-    """The bare name of what a call invokes: `obj.bar()` → bar, `Foo::new()` → new."""
-    target = node.child_by_field_name(field_name) if field_name else node
+def _callee(node: Node, field_name) -> Node | None:
+    """The bare name of what a call invokes: `obj.bar()` → bar, `Foo::new()` → new.
+
+    `field_name` is the field holding the callee, None for the node itself, or a
+    function of the node returning the callee expression (None: not a call).
+    """
+    if callable(field_name):
+        target = field_name(node)
+    else:
+        target = node.child_by_field_name(field_name) if field_name else node
     for _ in range(8):  # callee expressions nest shallowly; stop on pathological ones
         if target is None:
             return None
@@ -267,3 +311,17 @@ def _callee(node: Node, field_name: str | None) -> Node | None:
             nxt = named[-1] if named else None
         target = nxt
     return None
+
+
+def _merge_clauses(defs: list[Definition], lines: list[str]) -> list[Definition]:
+    """One definition per run of same-named clauses separated by nothing but blank lines."""
+    out: list[Definition] = []
+    for d in defs:
+        prev = out[-1] if out else None
+        if (prev is not None and not prev.container and (prev.qualname, prev.kind) == (d.qualname, d.kind)
+                and prev.end < d.start and not any(x.strip() for x in lines[prev.end:d.start - 1])):
+            prev.end = d.end
+            prev.doc = prev.doc or d.doc
+            continue
+        out.append(d)
+    return out

@@ -1,5 +1,7 @@
 """SQL: CREATE TABLE / VIEW / INDEX / TRIGGER / FUNCTION statements.
 
+SQLite's `CREATE VIRTUAL TABLE … USING fts5(...)` is a table too.
+
 Statements the grammar parses cleanly keep its boundaries; regions it gives
 up on (dialect syntax, trigger bodies) are re-split at top-level `;` by a
 small scanner that respects quotes, comments, dollar-quoting and
@@ -18,7 +20,7 @@ from .languages import parser_for
 _NAME_PART = r'(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
 _CREATE = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+)?"
-    r"(?:MATERIALIZED\s+|RECURSIVE\s+)?(?:DEFINER\s*=\s*\S+\s+)?"
+    r"(?:MATERIALIZED\s+|RECURSIVE\s+|VIRTUAL\s+)?(?:DEFINER\s*=\s*\S+\s+)?"
     r"(TABLE|VIEW|INDEX|TRIGGER|FUNCTION|PROCEDURE)\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
     rf"({_NAME_PART}(?:\s*\.\s*{_NAME_PART})*)",
     re.I,

@@ -1,0 +1,134 @@
+"""C#, Kotlin and Scala: definitions, qualnames, signatures, docs and calls (tests/fixtures/chunk/)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from codequarry.chunk import chunk_file
+
+FIXTURES = Path(__file__).parent / "fixtures" / "chunk"
+
+
+@lru_cache(maxsize=None)
+def chunks(name: str):
+    return tuple(chunk_file(name, (FIXTURES / name).read_text()))
+
+
+def find(name: str, qualname: str, kind: str | None = None):
+    found = [c for c in chunks(name) if c.qualname == qualname and (kind is None or c.kind == kind)]
+    assert len(found) == 1, f"{qualname} in {name}: {found}"
+    return found[0]
+
+
+EXPECTED = {
+    "Store.cs": [
+        ("window", "Store.cs", 1, 6),  # usings and the namespace line: namespaces are not in qualnames
+        ("class", "Store", 7, 40),  # from its XML doc comment, attribute included
+        ("method", "Store.Store", 15, 19),
+        ("method", "Store.Count", 23, 23),  # a property with code; `Path { get; }` is not one
+        ("method", "Store.Get", 25, 31),
+        ("method", "Store.Load", 33, 34),
+        ("class", "Store.Entry", 36, 39),  # its abstract method has no body: not a definition
+        ("interface", "IBackend", 42, 45),
+        ("enum", "Mode", 47, 47),
+        ("class", "Pair", 49, 49),
+        ("type", "Changed", 51, 51),
+    ],
+    "Store.kt": [
+        ("window", "Store.kt", 1, 3),
+        ("constant", "MAX_KEYS", 5, 6),
+        ("class", "Store", 8, 27),
+        ("method", "Store.load", 15, 19),
+        ("method", "Store.get", 21, 21),
+        ("method", "Store.open", 24, 25),  # companion object: no name of its own
+        ("interface", "Backend", 29, 31),
+        ("class", "Registry", 33, 37),  # an object is a class
+        ("method", "Registry.register", 34, 36),
+        ("enum", "Mode", 39, 44),
+        ("method", "Mode.writable", 43, 43),
+        ("type", "Key", 46, 46),
+        ("method", "String.toKey", 48, 48),  # extension function: qualified by its receiver
+    ],
+    "Store.scala": [
+        ("window", "Store.scala", 1, 3),
+        ("class", "Store", 5, 16),
+        ("method", "Store.load", 9, 13),
+        ("method", "Store.get", 15, 15),
+        ("class", "Store", 18, 23),  # the companion object shares its class's name
+        ("constant", "Store.MaxKeys", 19, 19),
+        ("method", "Store.apply", 21, 22),
+        ("trait", "Backend", 25, 28),
+        ("method", "Backend.contains", 27, 27),  # the abstract `get` is a declaration only
+        ("class", "Pair", 30, 30),
+        ("type", "Key", 32, 32),
+        ("method", "String.toKey", 35, 35),  # Scala 3 extension method
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_chunk(name):
+    assert [(c.kind, c.qualname, c.line_start, c.line_end) for c in chunks(name)] == EXPECTED[name]
+
+
+@pytest.mark.parametrize(("name", "language"), [("Store.cs", "csharp"), ("Store.kt", "kotlin"),
+                                                ("Store.scala", "scala")])
+def test_language_names(name, language):
+    assert {c.language for c in chunks(name)} == {language}
+
+
+@pytest.mark.parametrize(
+    ("name", "qualname", "signature"),
+    [
+        ("Store.cs", "Store", "public class Store : IBackend"),  # `[Serializable]` left out
+        ("Store.cs", "Store.Get", "public string Get(string key)"),
+        ("Store.cs", "Store.Count", "public int Count"),
+        ("Store.kt", "Store", "class Store(private val path: String) : Backend"),  # annotation left out
+        ("Store.kt", "Store.open", "fun open(path: String): Store"),
+        ("Store.kt", "String.toKey", "fun String.toKey(): Key"),
+        ("Store.scala", "Store.apply", "def apply(path: String): Store"),
+        ("Store.scala", "Backend", "trait Backend"),
+    ],
+)
+def test_signatures(name, qualname, signature):
+    assert find(name, qualname).signature == signature
+
+
+@pytest.mark.parametrize(
+    ("name", "qualname", "doc"),
+    [
+        # XML doc tags become text; <see cref> keeps its target.
+        ("Store.cs", "Store", "A persistent key-value store.\nNot thread-safe; see SyncStore."),
+        ("Store.cs", "Store.Get", "Returns the value for a key.\nkey: The key to look up."),
+        ("Store.cs", "Store.Load", "Reads the file into memory."),
+        ("Store.kt", "Store", "A persistent key-value store."),
+        ("Store.kt", "Store.open", "Opens the store at [path]."),
+        ("Store.kt", "MAX_KEYS", "The most keys a store may hold."),
+        ("Store.scala", "Store.load", "Reads the file into memory."),
+        ("Store.scala", "Store.apply", "Opens the store at a path."),
+    ],
+)
+def test_docs(name, qualname, doc):
+    assert find(name, qualname).doc == doc
+
+
+@pytest.mark.parametrize(
+    ("name", "qualname", "calls"),
+    [
+        ("Store.cs", "Store.Store", ("Load",)),
+        ("Store.cs", "Store.Get", ("Validate", "TryGetValue")),
+        ("Store.cs", "Store.Load", ("ReadAllLines", "ToList", "ForEach")),
+        ("Store.cs", "Store", ("Dictionary",)),  # `new` in a field initialiser
+        ("Store.kt", "Store.load", ("File", "readLines", "forEach", "parse")),
+        ("Store.kt", "Store.open", ("Store", "also", "load")),
+        ("Store.scala", "Store.load", ("fromFile", "getLines", "map")),
+        ("Store.scala", "Store.apply", ("Store",)),  # `new Store(path)`
+    ],
+)
+def test_calls(name, qualname, calls):
+    assert find(name, qualname).calls == calls
+
+
+def test_kotlin_interface_method_without_body_is_not_a_definition():
+    assert [c.qualname for c in chunks("Store.kt") if c.qualname.startswith("Backend")] == ["Backend"]
