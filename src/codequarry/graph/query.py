@@ -120,15 +120,19 @@ class _Graph:
                 return [got]
         kinds = sorted(DEF_KINDS)
         marks = ",".join("?" * len(kinds))
-        variants = list(dict.fromkeys([name, name.replace("::", "."), name.replace(".", "::")]))
-        ids = [r[0] for r in self.conn.execute(
-            f"SELECT id FROM chunks WHERE qualname IN ({','.join('?' * len(variants))}) AND kind IN ({marks}) "
-            "ORDER BY id", [*variants, *kinds])]
-        if not ids and not re.search(r"[.:]", name):
+        if re.search(r"[.:]", name):  # a qualname, in either separator
+            variants = list(dict.fromkeys([name, name.replace("::", "."), name.replace(".", "::")]))
+            ids = [r[0] for r in self.conn.execute(
+                f"SELECT id FROM chunks WHERE qualname IN ({','.join('?' * len(variants))}) "
+                f"AND kind IN ({marks}) ORDER BY id", [*variants, *kinds])]
+        else:  # a bare name: every definition of it
             ids = [r[0] for r in self.conn.execute(
                 f"SELECT id FROM chunks WHERE name = ? AND kind IN ({marks}) ORDER BY id", [name, *kinds])]
         if not ids:
             raise UserInputError(self._unknown(name))
+        self._load(ids)
+        if any(self._rows[i][6] != "impl" for i in ids):  # a Rust type's impl blocks are not the type
+            ids = [i for i in ids if self._rows[i][6] != "impl"]
         canon = list(dict.fromkeys(self.canonical(i) for i in ids))
         return sorted(canon, key=lambda c: (self.symbol(c).file, self.symbol(c).line))
 

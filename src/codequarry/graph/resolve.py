@@ -186,6 +186,9 @@ class Resolver:
 
     # -- entry point -------------------------------------------------------------------------------
     def resolve(self, caller: Caller, name: str, receiver: str, rtype: str, local: bool) -> list[Outcome]:
+        return self._resolve(caller, name, receiver, rtype, local) or _none("not found")
+
+    def _resolve(self, caller: Caller, name: str, receiver: str, rtype: str, local: bool) -> list[Outcome]:
         lang = caller.language
         if lang not in READ:
             if lang in BARE_ONLY:
@@ -311,8 +314,10 @@ class Resolver:
                 return self._via_import(caller, imp, segs[k:] + [name])
         head = segs[0]
         if caller.language == "rust":
+            if head in ("std", "core", "alloc"):
+                return _none("external")
             got = self._rust_path(caller, segs + [name])
-            if got is not None:
+            if got:
                 return got
         got = self._type(caller, ".".join(segs))
         if not isinstance(got, str):
@@ -487,7 +492,9 @@ class Resolver:
         lang = caller.language
         if lang == "rust":
             segs = [s for s in imp.module.split("::") if s] + ([imp.name] if imp.name else []) + path
-            return self._rust_path(caller, segs, from_import=True)
+            got = self._rust_path(caller, segs, from_import=True)
+            return [Outcome(o.target, o.status, o.confidence if o.status != RESOLVED else CONFIDENCE["import"],
+                            "import" if o.how == "module-path" else o.how) for o in got] if got else got
         files, member = self._module(caller, imp)
         if files is None:
             return None
