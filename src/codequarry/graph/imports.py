@@ -4,12 +4,13 @@ Each reader returns ([Import], [Base]). An Import binds `alias` in the file
 to `name` inside `module`, spelled the way the language spells it (the
 resolver maps it to files: modules.py):
 
-- Python `import a.b as c` → (c, a.b, ''); `import a.b` → (a.b, a.b, '');
+- Python `import a.b as c` → (c, a.b, ''); `import a.b` → (a.b, a.b, '') and (a, a, '');
   `from .x import y as z` → (z, .x, y); `from m import *` → (*, m, '').
 - Go `import u "github.com/a/util"` → (u, github.com/a/util, ''); the alias
   defaults to the path's last element (its `/vN` suffix dropped).
 - Java `import com.x.Store;` → (Store, com.x, Store); `import static
-  com.x.Util.helper;` → (helper, com.x.Util, helper); stars → (*, com.x, '').
+  com.x.Util.helper;` → (helper, com.x.Util, helper); stars → (*, com.x, '');
+  `package com.x;` → (<package>, com.x, '').
 - JS/TS `import d, {a as b} from './x'` → (d, ./x, default), (b, ./x, a);
   `import * as ns` and `const ns = require('./x')` → (ns, ./x, '');
   re-exports bind like imports; `export default foo` → (default, '', foo).
@@ -59,6 +60,9 @@ def python(root: Node) -> tuple[list[Import], list[Base]]:
                                           text(item.child_by_field_name("name")), ""))
                 else:
                     imports.append(Import(text(item), text(item), ""))
+                    if "." in text(item):  # `import a.b` binds `a` too
+                        top = text(item).split(".", 1)[0]
+                        imports.append(Import(top, top, ""))
         elif node.type == "import_from_statement":
             module = text(node.child_by_field_name("module_name"))
             if module == "__future__":
@@ -141,7 +145,11 @@ _JAVA_TYPES = frozenset({"class_declaration", "interface_declaration", "enum_dec
 def java(root: Node) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"import_declaration"}) | _JAVA_TYPES):
+    for node in _walk(root, frozenset({"import_declaration", "package_declaration"}) | _JAVA_TYPES):
+        if node.type == "package_declaration":  # kept for same-package lookups across source roots
+            path = next((text(c) for c in node.named_children if c.type in ("scoped_identifier", "identifier")), "")
+            imports.append(Import("<package>", path, ""))
+            continue
         if node.type == "import_declaration":
             path = next((text(c) for c in node.named_children if c.type in ("scoped_identifier", "identifier")), "")
             if not path:

@@ -22,6 +22,10 @@ _UNTYPED = "?"  # a local variable whose type the file does not say
 
 
 def _strip_generics(name: str) -> str:
+    """`Store<T>` → `Store`; an array or slice (`Store[]`, `[]*Store`, `[Store; 4]`) is no class: ''."""
+    name = name.strip()
+    if name.endswith("]") and re.search(r"\[\s*\]$", name) or name.startswith(("[", "&[", "&mut [")):
+        return ""
     return re.sub(r"<.*>|\[.*\]", "", name).strip()
 
 

@@ -48,6 +48,13 @@ CONFIDENCE = {
 AMBIGUOUS_TOTAL = 0.5  # shared among an ambiguous edge's candidates
 
 CALLABLE = frozenset({"function", "method", "class", "struct", "enum", "interface", "trait", "type", "macro"})
+# Rust calls functions and tuple structs; a type alias, enum or trait named like the call is not it
+# (`Ok(x)` is the prelude's, not an associated `type Ok = ()`).
+_RUST_CALLABLE = frozenset({"function", "method", "struct"})
+
+
+def callable_kinds(language: str) -> frozenset[str]:
+    return _RUST_CALLABLE if language == "rust" else CALLABLE
 TYPES = frozenset({"class", "struct", "enum", "interface", "trait", "type"})
 # Languages whose readers give receivers and imports (facts.py); others resolve by name.
 READ = frozenset({"python", "go", "java", "javascript", "typescript", "tsx", "rust"})
@@ -68,12 +75,16 @@ _RUST_PRELUDE = frozenset("Some Ok Err drop Box Vec String Option Result Default
 _JAVA_LANG = frozenset("""Object String StringBuilder StringBuffer Integer Long Short Byte Double Float
 Boolean Character Math Thread Runnable Exception RuntimeException Error Throwable IllegalArgumentException
 IllegalStateException NullPointerException UnsupportedOperationException IndexOutOfBoundsException
-ArrayList HashMap HashSet LinkedList LinkedHashMap TreeMap TreeSet ArrayDeque Optional""".split())
+ArrayList HashMap HashSet LinkedList LinkedHashMap TreeMap TreeSet ArrayDeque Optional List Map Set
+Collection Iterable Iterator Collections Arrays Objects Class System Locale""".split())
 BUILTINS = {
     "python": frozenset(dir(builtins)),
     "javascript": _JS_GLOBALS, "typescript": _JS_GLOBALS, "tsx": _JS_GLOBALS,
     "go": _GO_BUILTINS, "rust": _RUST_PRELUDE, "java": _JAVA_LANG,
 }
+# Languages where a module's imports are names it exports too (Python, JS/TS `export ... from`).
+REEXPORTS = frozenset({"python", "javascript", "typescript", "tsx"})
+PACKAGE = "<package>"  # the import alias under which a Java file's package declaration is kept
 # Languages where a bare name inside a class reaches the class's members.
 MEMBERS_IN_SCOPE = frozenset({"java"})
 
@@ -218,7 +229,7 @@ class Resolver:
         scoped = self._scope(caller, name)
         if scoped:
             return scoped
-        found = self.t.top(file, name)
+        found = self.t.top(file, name, callable_kinds(lang))
         if found is not None:
             return _one(found, "same-file")
         imp = self._import(file, name)
@@ -230,7 +241,7 @@ class Resolver:
                 return [Outcome(o.target, o.status, min(o.confidence, CONFIDENCE["star-import"]), "star-import")
                         for o in got]
         if lang in ("go", "java"):
-            same = self.t.in_files(self.t.modules.same_dir(file, lang), name)
+            same = self.t.in_files(self._package_files(file, lang), name)
             if lang == "java":
                 same = [d for d in same if d.kind in TYPES]
             if len(same) == 1:
@@ -349,8 +360,9 @@ class Resolver:
 
     def _unique(self, caller: Caller, name: str, *, free: bool) -> list[Outcome]:
         fam = _family(caller.language)
+        kinds = callable_kinds(caller.language)
         cands = [d for d in self.t.by_name.get(name, ())
-                 if d.kind in CALLABLE and _family(d.language) == fam and not (free and d.kind == "method")]
+                 if d.kind in kinds and _family(d.language) == fam and not (free and d.kind == "method")]
         if len(cands) == 1:
             return _one(cands[0], "unique")
         if cands:
@@ -408,7 +420,7 @@ class Resolver:
             if got and got[0].target is not None and self.t.by_id[got[0].target].kind in TYPES:
                 return self.t.by_id[got[0].target], "star-import", CONFIDENCE["star-import"]
         if lang in ("go", "java"):
-            same = [d for d in self.t.in_files(self.t.modules.same_dir(file, lang), name, TYPES)]
+            same = [d for d in self.t.in_files(self._package_files(file, lang), name, TYPES)]
             if len(same) == 1:
                 return same[0], "package", CONFIDENCE["package"]
         if len(segs) > 1 and lang == "go":
@@ -461,6 +473,17 @@ class Resolver:
             if got:
                 return [Outcome(o.target, o.status, min(o.confidence, CONFIDENCE["base"]), "base") for o in got]
         return []
+
+    def _package_files(self, file: str, lang: str) -> list[str]:
+        """Go: the files of the folder. Java: of every folder holding the file's package (main and test
+        source roots share packages), known from its `package` declaration."""
+        if lang == "java":
+            pkg = self._import(file, PACKAGE)
+            if pkg is not None and pkg.module:
+                files, is_class = self.t.modules.java_path(pkg.module)
+                if files and not is_class:
+                    return list(files)
+        return self.t.modules.same_dir(file, lang)
 
     # -- imports -----------------------------------------------------------------------------------
     def _import(self, file: str, alias: str) -> Import | None:
@@ -549,7 +572,7 @@ class Resolver:
             if d.kind in TYPES:
                 return self._member(d, rest[0], "import") if len(rest) == 1 else []
             return []
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH or caller.language not in REEXPORTS:
             return []
         # Re-exports and the module's own imports: `from .store import Store` in a package __init__.
         for f in files:

@@ -190,7 +190,7 @@ def load_tables(db: IndexDB, repo: Path) -> Tables:
                 module = line.split(None, 1)[1].strip().strip('"')
                 break
     kinds = sorted(DEF_KINDS)
-    defs: list[Def] = []
+    defs: dict[tuple, Def] = {}
     seen: set[tuple[str, str, str]] = set()
     for cid, path, lang, kind, name, qual, start, parent in conn.execute(
         f"SELECT c.id, f.path, c.language, c.kind, c.name, c.qualname, c.line_start, c.parent "
@@ -200,10 +200,11 @@ def load_tables(db: IndexDB, repo: Path) -> Tables:
         # Pieces of a definition too long for one chunk (and a long class's leftover lines) share its
         # qualname and set parent to it: the first chunk stands for the definition.
         key = (path, qual, kind)
-        if parent == qual and key in seen:
-            continue
+        if key in seen and (parent == qual or lang != "python"):
+            continue  # Java/TS overloads: the first stands for the set
         seen.add(key)
-        defs.append(Def(cid, path, lang, kind, name, qual, start))
+        # Python: `@overload` stubs come before the implementation, which replaces them.
+        defs[key] = Def(cid, path, lang, kind, name, qual, start)
     imports: dict[str, list[Import]] = defaultdict(list)
     for path, alias, mod, name in conn.execute(
         "SELECT f.path, i.alias, i.module, i.name FROM imports i JOIN files f ON f.id = i.file_id ORDER BY i.rowid"
@@ -212,7 +213,7 @@ def load_tables(db: IndexDB, repo: Path) -> Tables:
     bases: dict[int, list[str]] = defaultdict(list)
     for cid, base in conn.execute("SELECT chunk_id, base FROM class_bases ORDER BY rowid"):
         bases[cid].append(base)
-    return Tables(defs, imports, bases, ModuleMap(files, module))
+    return Tables(list(defs.values()), imports, bases, ModuleMap(files, module))
 
 
 def _resolve_groups(conn, tables: Tables, rows: list[tuple]) -> None:
