@@ -211,8 +211,9 @@ def sheet(name: str, repo: Path, keys, population, judged) -> None:
         for n in range(max(1, line - 2), min(len(text), line + 1) + 1):
             print(f"{'>' if n == line else ' '}{n:5} {text[n - 1][:150]}")
         defs = db.conn.execute(
-            "SELECT f.path, c.line_start, c.qualname, c.kind FROM chunks c JOIN files f ON f.id = c.file_id "
-            "WHERE c.name = ? AND c.kind NOT IN ('window') AND c.parent != c.qualname ORDER BY f.path, c.line_start",
+            "SELECT f.path, min(c.line_start), c.qualname, c.kind FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE c.name = ? AND c.kind != 'window' GROUP BY f.path, c.qualname, c.kind, "
+            "CASE WHEN c.parent = c.qualname THEN -1 ELSE c.id END ORDER BY f.path, 2",
             (callee,)).fetchall()
         for d in defs[:12]:
             print(f"    def {d[0]}:{d[1]} {d[2]} ({d[3]})")
