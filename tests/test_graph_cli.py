@@ -1,7 +1,6 @@
 """`quarry callers | callees | impact | trace | status`: JSON shapes, human file:line output, errors."""
 
 import json
-import os
 
 import pytest
 from conftest import run_cli

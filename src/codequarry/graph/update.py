@@ -32,7 +32,8 @@ from codequarry.store.db import IndexDB, now
 from .facts import UNKNOWN, FileFacts, Import, analyze
 from .model import AMBIGUOUS, RESOLVED
 from .modules import ModuleMap
-from .resolve import CALLABLE, TYPES, Caller, Def, Resolver, Tables
+from .resolve import Resolver
+from .tables import CALLABLE, TYPES, Caller, Def, Tables
 
 # Call edges out of these are examples in prose or schema text, not calls made by code.
 NOT_CODE = frozenset({"markdown", "sql", "text"})
