@@ -161,7 +161,8 @@ import st "example.com/proj/store"
 func main() {
 	x := &st.Store{}
 	x.Open()
-	st.New()
+	y := st.New()
+	y.Open()
 	len("x")
 }
 ''',
@@ -180,6 +181,7 @@ def test_go_receiver_embedding_fields_packages(tmp_path):
     m = edges_of(repo, "main")
     assert one(m, "x.Open")[:3] == ("resolved", "typed", "Store.Open")
     assert one(m, "st.New")[:4] == ("resolved", "import", "New", "store/store.go")
+    assert one(m, "y.Open")[:3] == ("ambiguous", "unknown receiver", "Store.Open")  # New's result type unknown
     assert one(m, "len")[:2] == ("unresolved", "builtin")
 
 
@@ -200,6 +202,7 @@ public class Store extends Base {
         Helper.staticHelp();
         new Helper();
         new StringBuilder();
+        helper.missing();
     }
 
     void check() {}
@@ -228,6 +231,7 @@ def test_java_scope_base_fields_static_imports_constructors(tmp_path):
     assert one(e, "Helper.staticHelp")[:3] == ("resolved", "import", "Helper.staticHelp")
     assert one(e, "new.Helper")[:4] == ("resolved", "import", "Helper", "src/main/java/com/x/util/Helper.java")
     assert one(e, "new.StringBuilder")[:2] == ("unresolved", "builtin")
+    assert one(e, "helper.missing")[:2] == ("unresolved", "not a method of Helper")  # never a namesake elsewhere
 
 
 TS = {
@@ -254,6 +258,8 @@ export default function make() {
 ''',
     "src/util.ts": "export function helper() { return 1; }\nexport function other() { return 2; }\n",
     "src/index.ts": 'export * from "./store";\n',
+    "src/loose.ts": "function loose(x) {\n  x.open();\n  return onlyHere();\n}\n",
+    "src/lib.ts": "function onlyHere() {\n  return 1;\n}\n",
     "src/app.ts": '''import make from "./store";
 import { Store } from "./index";
 const lib = require("./util");
@@ -285,6 +291,9 @@ def test_typescript_this_base_imports_default_require_reexport(tmp_path):
     assert one(m, "new.Store")[:4] == ("resolved", "import", "Store", "src/store.ts")  # through export *
     assert one(m, "console.log")[:2] == ("unresolved", "builtin")
     assert one(m, "cb")[:2] == ("unresolved", "local")
+    loose = edges_of(repo, "loose")
+    assert one(loose, "onlyHere")[:4] == ("resolved", "unique", "onlyHere", "src/lib.ts")
+    assert one(loose, "x.open")[:3] == ("ambiguous", "unknown receiver", "Store.open")
 
 
 RUST = {
@@ -329,6 +338,8 @@ impl Store {
 }
 ''',
     "src/util.rs": "pub fn helper() {}\n\npub fn other() {}\n",
+    "src/free.rs": "fn free() {\n    lonely();\n    let v = make();\n    v.query();\n}\n",
+    "src/lonely.rs": "pub fn lonely() {}\n",
 }
 
 
@@ -345,6 +356,10 @@ def test_rust_self_traits_fields_use_paths(tmp_path):
     assert one(e, "self.new")[:3] == ("resolved", "self", "Store::new")
     assert one(e, "Some")[:2] == ("unresolved", "builtin")
     assert one(e, "std.mem.drop")[0] == "unresolved"
+    free = edges_of(repo, "free")
+    assert one(free, "lonely")[:4] == ("resolved", "unique", "lonely", "src/lonely.rs")
+    assert one(free, "v.query")[:3] == ("ambiguous", "unknown receiver", "Db::query")
+    assert one(free, "make")[:2] == ("unresolved", "not found")
 
 
 def test_languages_without_a_reader_resolve_by_name(tmp_path):

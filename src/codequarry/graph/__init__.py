@@ -10,3 +10,4 @@ NAME is a qualname (`Store.open`, `Store::open`), a bare name (every
 definition of it) or `file:line`. Heavy work (tree-sitter) happens only in
 update.py; the queries read SQLite.
 """
+
