@@ -4,7 +4,7 @@
     callers(NAME) / callees(NAME)     EdgeGroup per definition NAME matches (query.py)
     impact(NAME, depth)               transitive callers, tests flagged
     trace(A, B)                       shortest call paths
-    status()                          what the index holds and whether it is behind the files
+    status()                          what the index holds, whether it is behind the files (status.py)
 
 NAME is a qualname (`Store.open`, `Store::open`), a bare name (every
 definition of it) or `file:line`. Heavy work (tree-sitter) happens only in
