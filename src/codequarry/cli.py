@@ -216,6 +216,11 @@ def _register_commands() -> None:
         ("codequarry.serve.command", "serve_command"),
         ("codequarry.train.command", "train_data_command"),
         ("codequarry.train.command", "train_command"),
+        ("codequarry.graph.command", "callers_command"),
+        ("codequarry.graph.command", "callees_command"),
+        ("codequarry.graph.command", "impact_command"),
+        ("codequarry.graph.command", "trace_command"),
+        ("codequarry.graph.command", "status_command"),
     ):
         main.add_command(getattr(importlib.import_module(module), attr))
 

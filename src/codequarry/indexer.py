@@ -27,6 +27,7 @@ from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
                                UserInputError)
+from codequarry.graph.update import update_graph
 from codequarry.locate import index_dir_for
 from codequarry.progress import progress_bar
 from codequarry.search.lexical import lexical_row
@@ -394,6 +395,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                 if rel in known:
                     db.delete_file(known[rel][0])
                 db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
+            update_graph(db, repo)  # call edges of the new chunks, and of callers whose targets changed
             db.drop_staged()
             generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
             db.set_meta("chunks_generation", generation)

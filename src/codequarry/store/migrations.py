@@ -107,4 +107,47 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE embeddings_006 RENAME TO embeddings;
         """,
     ),
+    (
+        "007_call_targets",
+        """
+        -- Call edges resolved to definitions (codequarry.graph). One row per candidate target of a
+        -- call site group (caller chunk, callee name, receiver): resolved = one target, ambiguous =
+        -- several rows, unresolved = one row without a target. A target deleted by a re-index sets
+        -- target_id to NULL while the status still says resolved/ambiguous: that marks the group
+        -- for re-resolution in the same run.
+        CREATE TABLE call_targets (
+            chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            callee TEXT NOT NULL,
+            receiver TEXT NOT NULL,
+            rtype TEXT NOT NULL,
+            local INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            target_id INTEGER REFERENCES chunks(id) ON DELETE SET NULL,
+            status TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            how TEXT NOT NULL
+        );
+        CREATE INDEX call_targets_chunk ON call_targets(chunk_id);
+        CREATE INDEX call_targets_target ON call_targets(target_id);
+        CREATE INDEX call_targets_callee ON call_targets(callee);
+        -- Names a file binds from elsewhere (imports, re-exports; alias '*' for a star import).
+        CREATE TABLE imports (
+            file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+            alias TEXT NOT NULL,
+            module TEXT NOT NULL,
+            name TEXT NOT NULL
+        );
+        CREATE INDEX imports_file ON imports(file_id);
+        CREATE TABLE class_bases (
+            chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            base TEXT NOT NULL
+        );
+        CREATE INDEX class_bases_chunk ON class_bases(chunk_id);
+        -- Files whose call sites, imports and bases are in the tables above.
+        CREATE TABLE graph_files (file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE);
+        -- Indexes written before this migration have no call sites to resolve: forgetting the
+        -- chunker version makes the next 'quarry index' re-read every file (vectors are reused).
+        DELETE FROM meta WHERE key = 'chunker_version';
+        """,
+    ),
 ]

@@ -1,0 +1,175 @@
+"""`quarry callers | callees | impact | trace | status`: click commands, registered by cli.py.
+
+Each parses its options, calls one function of codequarry.graph, and renders
+the result: `file:line` for people, `--json` for agents.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+_repo_option = click.option(
+    "--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Repository root (default: the indexed repository containing the current directory).",
+)
+_index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="QUARRY_INDEX_DIR",
+    help="Where the index lives (default: <repo>/.quarry).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+def _edge_tag(e) -> str:
+    return f"[{e.status} {e.confidence:.2f} {e.how}]"
+
+
+def _called(e) -> str:
+    return f"{e.receiver}.{e.callee}" if e.receiver not in ("", "?") else e.callee
+
+
+@click.command("callers")
+@click.argument("name")
+@_repo_option
+@_index_dir_option
+@_json_option
+def callers_command(name, repo, index_dir, as_json) -> None:
+    """Who calls NAME (a qualname, a bare name, or file:line)."""
+    from codequarry.graph.query import callers
+
+    groups = callers(name, repo=repo, index_dir=index_dir)
+    if as_json:
+        _echo_json([g.to_json() for g in groups])
+        return
+    for g in groups:
+        s = g.symbol
+        click.echo(f"{s.qualname}  {s.location}  ({s.kind})")
+        if not g.edges:
+            click.echo("  no callers found")
+        for e in g.edges:
+            click.echo(f"  {e.caller.file}:{e.line}  {e.caller.qualname}  {_called(e)}  {_edge_tag(e)}")
+
+
+@click.command("callees")
+@click.argument("name")
+@click.option("--resolved", "only_resolved", is_flag=True, help="Only edges resolved to a definition.")
+@_repo_option
+@_index_dir_option
+@_json_option
+def callees_command(name, only_resolved, repo, index_dir, as_json) -> None:
+    """What NAME calls, with where each call goes (or why it is not resolved)."""
+    from codequarry.graph.query import callees
+
+    groups = callees(name, repo=repo, index_dir=index_dir)
+    if only_resolved:
+        from codequarry.graph.model import EdgeGroup
+
+        groups = tuple(EdgeGroup(g.symbol, tuple(e for e in g.edges if e.status == "resolved")) for g in groups)
+    if as_json:
+        _echo_json([g.to_json() for g in groups])
+        return
+    for g in groups:
+        s = g.symbol
+        click.echo(f"{s.qualname}  {s.location}  ({s.kind})")
+        if not g.edges:
+            click.echo("  calls nothing")
+        for e in g.edges:
+            where = f"{e.target.location} {e.target.qualname}" if e.target else "-"
+            click.echo(f"  {s.file}:{e.line}  {_called(e)} -> {where}  {_edge_tag(e)}")
+
+
+@click.command("impact")
+@click.argument("name")
+@click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many calls away to follow callers.")
+@click.option("--ambiguous", "include_ambiguous", is_flag=True,
+              help="Also follow ambiguous edges (calls that may reach NAME).")
+@_repo_option
+@_index_dir_option
+@_json_option
+def impact_command(name, depth, include_ambiguous, repo, index_dir, as_json) -> None:
+    """What a change to NAME may break: its callers, theirs, ... DEPTH deep; tests flagged."""
+    from codequarry.graph.query import impact
+
+    results = impact(name, depth, include_ambiguous=include_ambiguous, repo=repo, index_dir=index_dir)
+    if as_json:
+        _echo_json([r.to_json() for r in results])
+        return
+    for r in results:
+        s = r.symbol
+        click.echo(f"impact of {s.qualname}  {s.location}  (depth {r.depth})")
+        if not r.nodes:
+            click.echo("  no callers found")
+        for n in r.nodes:
+            mark = "  [test]" if n.test else ""
+            click.echo(f"  {n.depth}  {n.symbol.location}  {n.symbol.qualname}  "
+                       f"calls {n.via.qualname} at {n.symbol.file}:{n.line}  ({n.confidence:.2f}){mark}")
+        tests = r.tests
+        click.echo(f"  tests reaching it: {len(tests)}" + (
+            "" if not tests else "  " + ", ".join(f"{t.symbol.location} {t.symbol.qualname}" for t in tests[:10])))
+
+
+@click.command("trace")
+@click.argument("source")
+@click.argument("target")
+@_repo_option
+@_index_dir_option
+@_json_option
+def trace_command(source, target, repo, index_dir, as_json) -> None:
+    """The shortest call paths from SOURCE to TARGET."""
+    from codequarry.graph.query import trace
+
+    paths = trace(source, target, repo=repo, index_dir=index_dir)
+    if as_json:
+        _echo_json([p.to_json() for p in paths])
+        return
+    if not paths:
+        click.echo(f"no call path from {source} to {target}")
+        return
+    for i, p in enumerate(paths, 1):
+        state = "certain" if p.certain else "through ambiguous calls"
+        click.echo(f"path {i} ({len(p.steps) - 1} calls, {state}, confidence {p.confidence:.2f}):")
+        click.echo(f"  {p.steps[0].location}  {p.steps[0].qualname}")
+        for step, before, line in zip(p.steps[1:], p.steps, p.lines):
+            click.echo(f"  -> {before.file}:{line} calls {step.qualname}  ({step.location})")
+
+
+@click.command("status")
+@click.option("--no-walk", is_flag=True, help="Skip the stat walk that compares the index with the files.")
+@_repo_option
+@_index_dir_option
+@_json_option
+def status_command(no_walk, repo, index_dir, as_json) -> None:
+    """What the index holds and whether it is behind the working tree."""
+    from codequarry.graph.status import status
+
+    st = status(repo=repo, index_dir=index_dir, walk_tree=not no_walk)
+    if as_json:
+        _echo_json(st.to_json())
+        return
+    langs = ", ".join(f"{lang} {n}" for lang, n in st.chunks_by_language)
+    click.echo(f"repository  {st.repo}")
+    click.echo(f"index       {st.index_dir}  ({st.index_bytes / 1e6:.1f} MB)")
+    click.echo(f"files       {st.files}")
+    click.echo(f"chunks      {st.chunks}  ({langs})")
+    for s in st.slots:
+        mark = "*" if s.default else " "
+        click.echo(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {'stale' if s.stale else 'up to date'}")
+    click.echo(f"last run    {st.last_run or 'unknown'}")
+    click.echo("call edges  " + (", ".join(f"{k} {v}" for k, v in st.edges) or "none"))
+    if no_walk:
+        return
+    if not st.behind:
+        click.echo("up to date with the working tree")
+        return
+    click.echo(f"behind the working tree: {len(st.new_files)} new, {len(st.changed_files)} changed, "
+               f"{len(st.deleted_files)} deleted; run 'quarry index'")
+    for label, paths in (("new", st.new_files), ("changed", st.changed_files), ("deleted", st.deleted_files)):
+        for p in paths[:10]:
+            click.echo(f"  {label:<8}{p}")
