@@ -381,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="fixture names to fetch (default: all)")
     ap.add_argument("--fixtures", type=Path, default=FIXTURES, help="folder of fixture JSON files")
     ap.add_argument("--force", action="store_true", help="fetch again even when present and unchanged")
+    ap.add_argument("--out", type=Path, default=OUT, help="where the JSON report goes")
     args = ap.parse_args(argv)
 
     specs, failures = load_specs(args.fixtures)
@@ -410,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         print(f"{'TOTAL':<24} {'':<7} {sum(r['files'] for r in rows):>6} "
               f"{sum(r['mb'] for r in rows):>8.2f} {sum(r['seconds'] for r in rows):>8.1f}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"repos_dir": str(base), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"repos_dir": str(base), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                                "repositories": rows, "failures": failures}, indent=1) + "\n")
     for line in failures:
         print(f"fetch_repos: {line}", file=sys.stderr)
