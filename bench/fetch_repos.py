@@ -9,17 +9,23 @@ code is never committed: this script is how the fixture is rebuilt.
   registry  "pypi"   an sdist: `pip download --no-deps --no-binary :all: PACKAGE==VERSION`
             "npm"    a tarball: `npm pack PACKAGE@VERSION`
             "debian" a source package: `apt-get source --download-only PACKAGE=VERSION`,
-                     unpacked with `dpkg-source -x` (Debian patches applied); the script
-                     adds `deb-src` entries mirroring debian.sources when there are none
+                     unpacked with `dpkg-source -x` (Debian patches applied) into
+                     `PACKAGE-UPSTREAMVERSION/`, the folder `apt-get source` makes; the
+                     script adds `deb-src` entries mirroring debian.sources when there
+                     are none
   package   the registry's name (PyPI project, npm package, Debian *source* package)
   version   the exact version (Debian: the full version, e.g. "1.15.3-1")
+  dist      pypi only, optional: "sdist" (default) or "wheel" (`pip download
+            --only-binary :all:`, for projects that publish no sdist)
   binary    debian only, optional: a *binary* package to use instead of the source
             package (`apt-get download` + `dpkg-deb -x`), for code whose source
             package is unusable; `package` is then only informative
   subdir    optional: the folder inside the unpacked archive that becomes the
-            repository root. Default: the archive's single top folder when it has
-            one (sdists' `pkg-1.0/`, npm's `package/`), else the archive root. For
-            Debian sources the archive root is the unpacked source tree itself.
+            repository root, e.g. "jinja2-3.1.4", "package/src",
+            "elixir-lang-1.14.0.dfsg/lib/mix", "usr/share/cargo/registry/hyper-0.14.19".
+            Default: the archive's single top folder when it has one (sdists'
+            `pkg-1.0/`, npm's `package/`, Debian's `PACKAGE-UPSTREAMVERSION/`),
+            else the archive root.
   exclude   optional: glob patterns (fnmatch, on root-relative POSIX paths) of files
             or folders removed after unpacking. Debian sources always drop their
             packaging (`debian/`, `.pc/`): it is not the project's code.
@@ -111,6 +117,8 @@ def check_source(source) -> None:
     for key in ("package", "version"):
         if not isinstance(source.get(key), str) or not source[key].strip():
             raise FetchError(f"source.{key} must be a non-empty string")
+    if "dist" in source and (source["registry"] != "pypi" or source["dist"] not in ("sdist", "wheel")):
+        raise FetchError("source.dist is 'sdist' or 'wheel' (registry 'pypi' only)")
     if "binary" in source and (source["registry"] != "debian" or not isinstance(source["binary"], str)):
         raise FetchError("source.binary is a Debian binary package name (registry 'debian' only)")
     sub = source.get("subdir")
@@ -189,7 +197,7 @@ def run(cmd: list[str], cwd: Path, timeout: int = 900) -> str:
 
 def unpack_archive(archive: Path, dest: Path) -> None:
     dest.mkdir(parents=True)
-    if archive.suffix == ".zip":
+    if archive.suffix in (".zip", ".whl"):
         with zipfile.ZipFile(archive) as z:
             for member in z.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
@@ -209,11 +217,13 @@ def unpack_archive(archive: Path, dest: Path) -> None:
 def fetch_pypi(src: dict, work: Path) -> Path:
     dl = work / "dl"
     dl.mkdir()
-    run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+    wheel = src.get("dist") == "wheel"
+    run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary" if wheel else "--no-binary", ":all:",
          "--disable-pip-version-check", "-q", "-d", str(dl), f"{src['package']}=={src['version']}"], work)
-    archives = [p for p in dl.iterdir() if p.name.endswith((".tar.gz", ".tgz", ".zip", ".tar.bz2"))]
+    kinds = (".whl",) if wheel else (".tar.gz", ".tgz", ".zip", ".tar.bz2")
+    archives = [p for p in dl.iterdir() if p.name.endswith(kinds)]
     if len(archives) != 1:
-        raise FetchError(f"expected one sdist from pip, got {[p.name for p in dl.iterdir()]}")
+        raise FetchError(f"expected one {'wheel' if wheel else 'sdist'} from pip, got {[p.name for p in dl.iterdir()]}")
     unpack_archive(archives[0], work / "unpacked")
     return work / "unpacked"
 
@@ -260,6 +270,14 @@ def ensure_deb_src() -> None:
     _apt_ready = True
 
 
+def debian_source_folder(package: str, version: str) -> str:
+    """`apt-get source`'s folder name: PACKAGE-UPSTREAM (no epoch, no Debian revision)."""
+    upstream = version.split(":", 1)[-1]
+    if "-" in upstream:  # a native package's version has no Debian revision
+        upstream = upstream.rsplit("-", 1)[0]
+    return f"{package}-{upstream}"
+
+
 def fetch_debian(src: dict, work: Path) -> Path:
     dl = work / "dl"
     dl.mkdir()
@@ -281,10 +299,11 @@ def fetch_debian(src: dict, work: Path) -> Path:
     dscs = list(dl.glob("*.dsc"))
     if len(dscs) != 1:
         raise FetchError(f"expected one .dsc from apt-get source, got {[p.name for p in dl.iterdir()]}")
+    folder = debian_source_folder(src["package"], src["version"])
     (work / "unpacked").mkdir()  # dpkg-source copies the tarballs beside the target folder
-    run(["dpkg-source", "-x", str(dscs[0]), str(work / "unpacked" / "src")], dl)
+    run(["dpkg-source", "-x", str(dscs[0]), str(work / "unpacked" / folder)], dl)
     for p in (work / "unpacked").iterdir():
-        if p.name != "src":
+        if p.name != folder:
             p.unlink()
     return work / "unpacked"
 

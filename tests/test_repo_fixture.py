@@ -154,7 +154,6 @@ def test_check_accepts_cpp_names_without_their_namespace(tmp_path, monkeypatch):
     ({"category": "behaviour"}, "category must be one of"),
     ({"split": "test"}, "differs from the file's 'dev'"),
     ({"gold": [{"file": "a.py", "grade": 1}]}, "no gold with grade 2"),
-    ({"gold": [{"file": "a.py", "grade": 2}, {"file": "a.py", "name": "f", "grade": 1}]}, "same file twice"),
     ({"gold": [{"file": "../a.py", "grade": 2}]}, "relative POSIX path"),
 ])
 def test_check_format_rejects(change, message, tmp_path):
@@ -165,9 +164,35 @@ def test_check_format_rejects(change, message, tmp_path):
     assert any(message in p for p in problems), problems
 
 
+def test_check_warns_but_does_not_fail_on_a_file_named_twice():
+    q = dict(GOOD_QUERY, gold=[{"file": "a.py", "grade": 2}, {"file": "a.py", "name": "f", "grade": 1}])
+    data = {"queries": [q]}
+    assert check_fixtures.format_warnings(data) == ["demo-01: the same file twice in one query's gold"]
+    assert check_fixtures.format_warnings({"queries": [GOOD_QUERY]}) == []
+
+
 def test_committed_repository_fixtures_are_well_formed():
     files = sorted((BENCH / "fixtures" / "repos").glob("*.json"))
     assert files
     for path in files:
         data = json.loads(path.read_text())
         assert check_fixtures.check_format(path, data) == [], path.name
+        assert check_fixtures.format_warnings(data) == [], path.name
+
+
+@pytest.mark.parametrize("package, version, folder", [
+    ("golang-github-spf13-afero", "1.9.3-1", "golang-github-spf13-afero-1.9.3"),
+    ("luarocks", "3.8.0+dfsg1-1", "luarocks-3.8.0+dfsg1"),
+    ("initramfs-tools", "0.142+deb12u3", "initramfs-tools-0.142+deb12u3"),  # native: no revision
+    ("foo", "1:2.0-3", "foo-2.0"),  # the epoch is not part of the folder
+])
+def test_debian_sources_unpack_where_apt_get_source_would(package, version, folder):
+    assert fetch_repos.debian_source_folder(package, version) == folder
+
+
+def test_source_keys_are_checked():
+    with pytest.raises(fetch_repos.FetchError, match="source.dist"):
+        fetch_repos.check_source({"registry": "npm", "package": "x", "version": "1", "dist": "wheel"})
+    with pytest.raises(fetch_repos.FetchError, match="source.binary"):
+        fetch_repos.check_source({"registry": "pypi", "package": "x", "version": "1", "binary": "y"})
+    fetch_repos.check_source({"registry": "pypi", "package": "x", "version": "1", "dist": "wheel"})
