@@ -114,8 +114,8 @@ def check_format(path: Path, data) -> list[str]:
 def format_warnings(data: dict) -> list[str]:
     """Allowed by the format but worth a look: a file named by two golds of one query.
 
-    File-level metrics see that file once, so the harness must decide which
-    grade counts; one gold per file with its best name avoids the question.
+    File-level metrics see that file once and take its highest grade, so this
+    is only a note (two definitions of one file are both answers).
     """
     out = []
     for q in data.get("queries") or []:

@@ -21,7 +21,7 @@ def searcher(sample_repo):
 
 
 @pytest.mark.parametrize("langs, kinds, message", [
-    (["Python"], [], "unknown language 'Python' (did you mean 'python'?); languages: c, cpp, go,"),
+    (["Python"], [], "unknown language 'Python' (did you mean 'python'?); languages: asciidoc, "),
     (["py"], [], "(did you mean 'python'?)"),
     (["golang"], [], "(did you mean 'go'?)"),
     (["cobol"], [], "unknown language 'cobol'; languages:"),
