@@ -94,3 +94,15 @@ def test_bare_names_give_one_group_per_definition(tmp_path):
     assert [n.symbol.qualname for n in impact("load", 1, repo=repo)[0].nodes] == ["go"]
     assert trace("go", "Config.load", repo=repo)[0].steps[-1].file == "b.py"
     assert trace("load", "go", repo=repo) == ()  # no path against the call direction
+
+
+def test_status_sees_the_files_the_indexer_takes(sample_repo):
+    """Every text file is indexed (a plain-text NOTES, a Dockerfile); generated ones are not (a lockfile):
+    status must agree with the indexer on both, or a fresh index reads as behind."""
+    (sample_repo / "NOTES").write_text("Uploads are retried by the store.\n" * 3)
+    (sample_repo / "Dockerfile").write_text("FROM python:3.11\nRUN pip install codequarry\n")
+    (sample_repo / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
+    index_repository(sample_repo, model="hash")
+    st = status(repo=sample_repo)
+    assert (st.new_files, st.changed_files, st.deleted_files) == ((), (), ())
+    assert not st.behind

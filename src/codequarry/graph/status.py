@@ -43,12 +43,18 @@ def status(*, repo: Path | None = None, index_dir: Path | None = None, db: Index
         )
 
 
+def _indexable(text: str | None, skip_by_content) -> bool:
+    return text is not None and skip_by_content(text) is None
+
+
 def _compare(root: Path, known: dict[str, tuple[int, int]]) -> tuple[tuple[str, ...], ...]:
-    from codequarry.chunk import language_for
+    from codequarry.chunk.skips import skip_by_content, skip_by_name
     from codequarry.walk import read_source, walk
 
     new, changed, seen = [], [], set()
-    for sf in walk(root, accept=lambda rel: language_for(rel) is not None):
+    for sf in walk(root):
+        if skip_by_name(sf.rel) is not None:  # the indexer's own rule: every text file but these
+            continue
         seen.add(sf.rel)
         have = known.get(sf.rel)
         if have is None:
@@ -57,6 +63,6 @@ def _compare(root: Path, known: dict[str, tuple[int, int]]) -> tuple[tuple[str, 
             changed.append(sf.rel)
     # A file the indexer read and skipped (binary, minified, undecodable) is not new: it never will be
     # indexed. Only new files are read, and only to tell that.
-    new = [rel for rel in new if read_source(root / rel)[0] is not None]
+    new = [rel for rel in new if _indexable(read_source(root / rel)[0], skip_by_content)]
     deleted = sorted(p for p in known if p not in seen)
     return tuple(sorted(new)), tuple(sorted(changed)), tuple(deleted)
