@@ -38,3 +38,13 @@ def test_exact_name_boost_and_lone_word_identifiers():
     # Without names (a BEIR corpus) it stays a word query and the legs decide.
     assert top(fuse("urlsplit", dense, lexical, None, w), 1)[0][0] == 1
     assert top(fuse("SplitResult.geturl", dense, lexical, {1: ("geturl", "SplitResult.geturl"), 2: ("x", "x"), 3: ("y", "y")}, w), 1)[0][0] == 1
+
+
+def test_lexical_mode_is_on_the_hybrid_scale_with_the_exact_name_boost():
+    from codequarry.search.fusion import fuse_lexical
+
+    lexical = {1: 12.0, 2: 8.0, 3: 2.0}
+    names = {1: ("open_file", "open_file"), 2: ("urlsplit", "urlsplit"), 3: ("x", "x")}
+    assert fuse_lexical("open a file", lexical, names) == {1: 1.0, 2: 0.6, 3: 0.0}
+    boosted = fuse_lexical("urlsplit", lexical, names)
+    assert top(boosted, 1)[0][0] == 2 and boosted[2] == 0.6 + FusionWeights().exact_name_boost

@@ -79,6 +79,11 @@ def top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
+def is_identifier(query: str, names: dict[int, tuple[str, str]] | None) -> bool:
+    """Identifier-like (`parseHeader`, `Store.open`), or a lone word that names a candidate (`urlsplit`)."""
+    return is_identifier_query(query) or _names_a_candidate(query, names)
+
+
 def fuse(
     query: str,
     dense: dict[int, float],
@@ -91,10 +96,26 @@ def fuse(
     `names` maps candidate id → (name, qualname) for the exact-name boost; BEIR
     corpora have no names and pass None.
     """
-    identifier = is_identifier_query(query) or _names_a_candidate(query, names)
+    identifier = is_identifier(query, names)
     share = weights.lexical_identifier if identifier else weights.lexical_words
     scores = convex(dense, lexical, share)
-    if names and identifier:
+    return _boost_exact_names(query, scores, names, weights) if identifier else scores
+
+
+def fuse_lexical(
+    query: str,
+    lexical: dict[int, float],
+    names: dict[int, tuple[str, str]] | None = None,
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+) -> dict[int, float]:
+    """The lexical mode on the hybrid's scale: min-max normalised BM25 plus the exact-name boost,
+    so the same ranking rules apply to it."""
+    scores = minmax(lexical)
+    return _boost_exact_names(query, scores, names, weights) if is_identifier(query, names) else scores
+
+
+def _boost_exact_names(query, scores, names, weights: FusionWeights) -> dict[int, float]:
+    if names:
         for i in scores:
             if i in names and name_matches(query, *names[i]):
                 scores[i] += weights.exact_name_boost
