@@ -146,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     none = both(shipped, DEFAULT_WEIGHTS, NO_RULES)
     full = both(shipped, DEFAULT_WEIGHTS, DEFAULT_RULES)
     rows = [("no rules", *none), ("shipped rules", *full)]
-    probe = {"definition_boost": 0.2, "test_penalty": 0.3, "example_penalty": 0.3, "shim_penalty": 0.3,
+    probe = {"definition_boost": 0.2, "container_discount": 0.2, "test_penalty": 0.3, "example_penalty": 0.3, "shim_penalty": 0.3,
              "vendor_penalty": 0.3, "declaration_penalty": 0.3, "doc_penalty_words": 0.3,
-             "doc_penalty_identifier": 0.5, "name_match": 0.2, "path_match": 0.2, "file_coherence": 0.2}
+             "doc_penalty_identifier": 0.5, "name_match": 0.2, "path_match": 0.2, "file_coherence": 0.2,
+             "doc_defers": 1.0}
     for rule, val in probe.items():
         shipped_val = getattr(DEFAULT_RULES, rule)
         lab.log(f"rule {rule}")
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Before and after.
     before = both(variants[0], replace(DEFAULT_WEIGHTS, lexical_words=0.25), old_rules)
-    before_lex = bench.row("lexical", variants[0], DEFAULT_WEIGHTS, NO_RULES)
+    before_lex = bench.row("lexical-raw", variants[0], DEFAULT_WEIGHTS, NO_RULES)
     rows = [("before (raw BM25 names+body; hybrid + definition boost)", before_lex, before[1]), ("shipped", *full)]
     out["before_after"] = {label: {"lexical": lx, "hybrid": hy} for label, lx, hy in rows}
     texts.append(table("Before this work and shipped", rows, (before_lex, before[1])))

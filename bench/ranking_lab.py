@@ -180,10 +180,13 @@ def score_fixture(data: FixtureData, mode: str, v: LexVariant, weights, rules) -
     lex = data.lex.candidates(v, data.texts) if mode != "dense" else {}
     file_rows, def_rows = [], []
     for q in data.queries:
-        d = data.dense[q.id] if mode != "lexical" else {}
+        d = data.dense[q.id] if mode not in ("lexical", "lexical-raw") else {}
         lx = lex.get(q.id, {}) if mode != "dense" else {}
         chunks = {i: data.chunks[i] for i in d.keys() | lx.keys() if i in data.chunks}
-        hits = [r.chunk for r in rank(q.text, mode, d, lx, chunks, DEPTH, weights=weights, rule_weights=rules)]
+        if mode == "lexical-raw":  # bare BM25 order, as lexical mode ranked before the rules applied to it
+            hits = [r.chunk for r in rank(q.text, "dense", lx, {}, chunks, DEPTH)]
+        else:
+            hits = [r.chunk for r in rank(q.text, mode, d, lx, chunks, DEPTH, weights=weights, rule_weights=rules)]
         file_rows.append(query_metrics(q.judge_files(hits), q.file_qrels))
         if q.qrels:
             def_rows.append(query_metrics(q.judge(hits), q.qrels))
@@ -202,7 +205,7 @@ def score_beir(data: BeirData, mode: str, v: LexVariant, weights) -> dict:
     for qid, text in data.queries.items():
         if mode == "dense":
             scores = data.dense[qid]
-        elif mode == "lexical":
+        elif mode in ("lexical", "lexical-raw"):  # no names here: both are the BM25 order
             scores = lex[qid]
         else:
             scores = fuse(text, data.dense[qid], lex[qid], None, weights)

@@ -3,7 +3,9 @@ from dataclasses import replace
 import pytest
 
 from codequarry.domain import Chunk
-from codequarry.search.rules import RuleWeights, apply_rules, is_test_path
+from codequarry.search.rules import (
+    NO_RULES, QueryInfo, apply_rules, is_declaration_path, is_doc, is_shim_path, is_test_path, is_vendor_path,
+)
 
 
 def chunk(file, kind="function", name="f"):
@@ -21,23 +23,18 @@ def test_each_rule_moves_only_what_it_names():
     chunks = {1: chunk("src/a.py"), 2: chunk("src/a.py", kind="window"), 3: chunk("tests/test_a.py"),
               4: chunk("examples/demo.py"), 5: chunk("pkg/_compat.py")}
     base = {i: 1.0 for i in chunks}
-    off = RuleWeights(definition_boost=0.0)
-    assert apply_rules(base, chunks, off) == base
-    boosted = apply_rules(base, chunks, RuleWeights(definition_boost=0.2))
+    assert apply_rules(base, chunks, NO_RULES) == base
+    boosted = apply_rules(base, chunks, replace(NO_RULES, definition_boost=0.2))
     assert boosted[1] == 1.2 and boosted[2] == 1.0
-    demoted = apply_rules(base, chunks, RuleWeights(definition_boost=0.0, test_penalty=0.3, example_penalty=0.2,
-                                                    shim_penalty=0.1))
+    demoted = apply_rules(base, chunks, replace(NO_RULES, test_penalty=0.3, example_penalty=0.2, shim_penalty=0.1))
     assert (demoted[1], demoted[3], demoted[4], demoted[5]) == (1.0, 0.7, 0.8, 0.9)
 
 
 def test_file_coherence_favours_files_with_several_candidates():
     chunks = {1: chunk("a.py"), 2: chunk("a.py"), 3: chunk("b.py")}
     scores = {1: 0.5, 2: 0.5, 3: 0.6}
-    out = apply_rules(scores, chunks, RuleWeights(definition_boost=0.0, file_coherence=0.5))
+    out = apply_rules(scores, chunks, replace(NO_RULES, file_coherence=0.5))
     assert out[1] > out[3]
-
-
-from codequarry.search.rules import NO_RULES, QueryInfo, is_declaration_path, is_doc, is_shim_path, is_vendor_path
 
 
 def doc(file, language="markdown"):
@@ -94,3 +91,25 @@ def test_coherence_counts_a_files_best_few():
     out = apply_rules(scores, chunks, replace(NO_RULES, file_coherence=0.5, coherence_depth=2))
     # a.py: evidence 0.8 (its best two) against b.py's 0.9.
     assert out[1] == pytest.approx(0.4 + 0.5 * 0.8 / 0.9) and out[5] == pytest.approx(1.4)
+
+
+def test_a_doc_section_drops_below_the_code_it_names():
+    code = Chunk(file="src/sessions.py", language="python", kind="method", name="resolve_redirects",
+                 qualname="Session.resolve_redirects", line_start=1, line_end=9, code="def resolve_redirects(): ...")
+    other = chunk("src/other.py", name="helper")
+    section = Chunk(file="docs/redirects.md", language="markdown", kind="section", name="Redirects",
+                    qualname="Redirects", line_start=1, line_end=4, code="Call `resolve_redirects` to follow them.")
+    unrelated = Chunk(file="README.md", language="markdown", kind="section", name="Intro", qualname="Intro",
+                      line_start=1, line_end=2, code="An HTTP library.")
+    chunks = {1: code, 2: other, 3: section, 4: unrelated}
+    scores = {1: 0.5, 2: 0.6, 3: 0.9, 4: 0.8}
+    out = apply_rules(scores, chunks, replace(NO_RULES, doc_defers=1.0), QueryInfo.of("follow redirects", False))
+    assert out[3] < out[1] and out[3] > 0.49 and out[4] == 0.8 and out[2] == 0.6
+    asks = apply_rules(scores, chunks, replace(NO_RULES, doc_defers=1.0), QueryInfo.of("redirects docs", False))
+    assert asks[3] == 0.9
+
+
+def test_container_discount_only_touches_containers():
+    chunks = {1: chunk("a.py", kind="class"), 2: chunk("a.py", kind="method"), 3: chunk("a.py", kind="window")}
+    out = apply_rules({i: 1.0 for i in chunks}, chunks, replace(NO_RULES, definition_boost=0.2, container_discount=0.15))
+    assert out[1] == pytest.approx(1.05) and out[2] == pytest.approx(1.2) and out[3] == 1.0

@@ -58,13 +58,16 @@ def test_windows_of_one_long_definition_show_once(sample_repo):
 
 
 def test_lexical_mode_applies_the_ranking_rules(sample_repo):
-    from codequarry.search.rules import NO_RULES, RuleWeights
+    from dataclasses import replace
 
-    (sample_repo / "tests" / "test_uploads.py").write_text(
-        "def test_retry_failed_uploads_many_times():\n    retry_failed_uploads(retry_failed_uploads(queue))\n")
+    from codequarry.search.rules import NO_RULES
+
+    (sample_repo / "tests" / "fakes.py").write_text(
+        'def retry_failed_uploads(queue):\n    """A fake: retry failed uploads, failed uploads retried."""\n'
+        "    return retry_failed_uploads(queue)\n")
     index_repository(sample_repo, model="hash")
     s = Searcher.open(sample_repo)
     raw = s.search("retry failed uploads", k=3, mode="lexical", rule_weights=NO_RULES)
-    ruled = s.search("retry failed uploads", k=3, mode="lexical", rule_weights=RuleWeights(test_penalty=0.5))
-    assert raw[0].chunk.file == "tests/test_uploads.py"  # BM25 alone likes the test that repeats the words
+    ruled = s.search("retry failed uploads", k=3, mode="lexical", rule_weights=replace(NO_RULES, test_penalty=0.5))
+    assert raw[0].chunk.file == "tests/fakes.py"  # BM25 alone likes the fake that repeats the words
     assert ruled[0].chunk.qualname == "UploadStore.retry_failed_uploads"

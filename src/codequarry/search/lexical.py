@@ -34,13 +34,14 @@ TOKENIZER = "unicode61 tokenchars '_'"
 
 @dataclass(frozen=True, slots=True)
 class FieldWeights:
-    """FTS5 bm25() column weights, in COLUMNS order (bench/ranking_ablation.py chooses them on dev data)."""
+    """FTS5 bm25() column weights, in COLUMNS order. Chosen on dev data by bench/ranking_tune.py
+    (CoSQA dev, stdlib fixture dev, 8 dev repositories); bench/ranking_ablation.py reports each."""
 
-    name: float = 4.0
-    qualname: float = 2.0
-    path: float = 1.0
+    name: float = 12.0
+    qualname: float = 4.0
+    path: float = 6.0
     signature: float = 1.0
-    doc: float = 1.0
+    doc: float = 3.0
     body: float = 1.0
 
     def as_tuple(self) -> tuple[float, ...]:

@@ -22,6 +22,8 @@ DEFINITION_KINDS = frozenset(
     {"function", "method", "class", "struct", "enum", "interface", "trait", "impl", "type", "macro", "constant",
      "table", "view", "index", "trigger", "module", "protocol", "object", "record", "typeclass", "instance"}
 )
+CONTAINER_KINDS = frozenset({"class", "struct", "interface", "trait", "impl", "module", "protocol", "object",
+                             "record", "enum", "typeclass", "instance"})
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|testing|__tests__|__mocks__|spec|specs|test_?data|testdata|fixtures)(/|$)"
     r"|(^|/)(test_[^/]*|[^/]*_tests?\.[a-z]+|[^/]*\.(test|spec)\.[a-z]+|[^/]*Tests?\.[a-z]+|[^/]*_spec\.[a-z]+|conftest\.py)$"
@@ -45,27 +47,38 @@ _ASKS_DOCS = frozenset({"doc", "docs", "documentation", "documented", "readme", 
 
 @dataclass(frozen=True, slots=True)
 class RuleWeights:
+    """Defaults chosen on dev data by bench/ranking_tune.py; bench/ranking_ablation.py measures each."""
+
     # Added to a definition (function, class, …) over a window or a doc section.
-    definition_boost: float = 0.2
+    definition_boost: float = 0.4
+    # Taken back from containers (class, struct, interface, impl, …): their skeleton names the
+    # topic, but the answer is usually one of their members. Off: no dev gain.
+    container_discount: float = 0.0
     # Subtracted from chunks of tests, examples/docs folders, compat/legacy shims, vendored code and
-    # TypeScript declaration files — unless the query asks for that kind of file.
-    test_penalty: float = 0.0
+    # TypeScript declaration files — unless the query asks for that kind of file. Examples, vendored
+    # code and .d.ts are off: the dev repositories have (almost) none, so no gain was measurable.
+    test_penalty: float = 0.5
     example_penalty: float = 0.0
-    shim_penalty: float = 0.0
+    shim_penalty: float = 0.2
     vendor_penalty: float = 0.0
     declaration_penalty: float = 0.0
     # Subtracted from prose (Markdown, reStructuredText, text; README and friends) for a code
-    # question: more for an identifier query than for one in words; never when the query asks for docs.
-    doc_penalty_words: float = 0.0
+    # question: more for an identifier query than for one in words; never when the query asks for
+    # docs. For identifier queries the exact-name boost already decides (no dev gain).
+    doc_penalty_words: float = 0.3
     doc_penalty_identifier: float = 0.0
     # Added × the share of the query's words found in the chunk's name (stems: `parse config` ↔ ConfigParser).
-    name_match: float = 0.0
+    name_match: float = 0.5
     # Added × the share of the query's words found in the file's path (folders and stem).
-    path_match: float = 0.0
+    path_match: float = 0.2
     # Added × the file's evidence (sum of its best `coherence_depth` candidate scores, over the best
     # file's): a file holding several strong candidates is likelier the right place.
-    file_coherence: float = 0.0
+    file_coherence: float = 1.0
     coherence_depth: int = 3
+    # 1: a doc section that names a code candidate (say `resolve_redirects`) ranks just below that
+    # code, for a code question: the prose describes it, the code is the answer. Off: the doc
+    # penalty already does it (no gain on top of it).
+    doc_defers: float = 0.0
 
 
 DEFAULT_RULES = RuleWeights()
@@ -152,6 +165,8 @@ def apply_rules(scores: dict[int, float], chunks: dict[int, Chunk], rules: RuleW
             continue
         if rules.definition_boost and c.kind in DEFINITION_KINDS:
             s += rules.definition_boost
+        if rules.container_discount and c.kind in CONTAINER_KINDS:
+            s -= rules.container_discount
         if rules.test_penalty and not q.asks_tests and is_test_path(c.file):
             s -= rules.test_penalty
         if rules.example_penalty and not q.asks_examples and is_example_path(c.file) and not is_doc(c):
@@ -171,8 +186,35 @@ def apply_rules(scores: dict[int, float], chunks: dict[int, Chunk], rules: RuleW
                 path_cache[c.file] = _share(q.words, _path_tokens(c.file))
             s += rules.path_match * path_cache[c.file]
         out[i] = s
+    if rules.doc_defers and not q.asks_docs:
+        out = docs_defer_to_code(out, chunks)
     if rules.file_coherence:
         out = file_coherence(out, chunks, rules.file_coherence, rules.coherence_depth)
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+def docs_defer_to_code(scores: dict[int, float], chunks: dict[int, Chunk]) -> dict[int, float]:
+    """Each doc chunk scoring above a code candidate it mentions by name drops just below the best such."""
+    code_by_name: dict[str, float] = {}
+    for i, s in scores.items():
+        c = chunks.get(i)
+        if c is not None and c.kind in DEFINITION_KINDS and not is_doc(c) and len(c.name) > 2:
+            key = c.name.lower()
+            code_by_name[key] = max(code_by_name.get(key, float("-inf")), s)
+    if not code_by_name:
+        return scores
+    out = dict(scores)
+    for i, s in scores.items():
+        c = chunks.get(i)
+        if c is None or not is_doc(c):
+            continue
+        named = [code_by_name[w] for w in {m.group(0).lower() for m in _WORD.finditer(c.code)} if w in code_by_name]
+        below = [t for t in named if t < s]
+        if below:
+            out[i] = max(below) - 1e-6
     return out
 
 
