@@ -36,6 +36,8 @@ sys.path.insert(0, str(HERE))
 import ranking_lab as lab  # noqa: E402
 
 OLD_RULES = {"definition_boost": 0.2}  # what shipped before this work
+OLD_FUSION = {"lexical_words": 0.25, "lexical_identifier": 0.7, "exact_name_boost": 0.5, "qualname_bonus": 0.0,
+              "embedded_name_boost": 0.0}
 
 
 class Bench:
@@ -133,13 +135,15 @@ def main(argv: list[str] | None = None) -> int:
             w[lexical.COLUMNS.index(fname)] = val
             variants.append(lab.LexVariant(f"{fname}={val:g}", stem=shipped.stem, weights=tuple(w)))
     rows = []
+    old_fusion = replace(DEFAULT_WEIGHTS, **OLD_FUSION)
     for v in variants:
         lab.log(f"lexical leg: {v.label}")
-        lx = bench.row("lexical", v, DEFAULT_WEIGHTS, NO_RULES)
-        hy = bench.row("hybrid", v, DEFAULT_WEIGHTS, old_rules)
+        lx = bench.row("lexical", v, old_fusion, NO_RULES)
+        hy = bench.row("hybrid", v, old_fusion, old_rules)
         rows.append((v.label, lx, hy))
     out["lexical_leg"] = {label: {"lexical": lx, "hybrid": hy} for label, lx, hy in rows}
-    texts.append(table(f"Lexical leg (lexical mode without rules; hybrid with the old definition boost); "
+    texts.append(table(f"Lexical leg (lexical mode: exact-name boost, no rules; hybrid: the old fusion and "
+                       f"definition boost); "
                        f"shipped weights {dict(zip(lexical.COLUMNS, shipped.weights))}", rows, rows[0][1:]))
 
     # 2. Rules: each alone over none, and each removed from the shipped set.
@@ -170,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     texts.append(table(f"Fusion (hybrid, shipped rules); shipped lexical_words={DEFAULT_WEIGHTS.lexical_words}", rows))
 
     # 4. Before and after.
-    before = both(variants[0], replace(DEFAULT_WEIGHTS, lexical_words=0.25), old_rules)
-    before_lex = bench.row("lexical-raw", variants[0], DEFAULT_WEIGHTS, NO_RULES)
+    before = both(variants[0], old_fusion, old_rules)
+    before_lex = bench.row("lexical-raw", variants[0], old_fusion, NO_RULES)
     rows = [("before (raw BM25 names+body; hybrid + definition boost)", before_lex, before[1]), ("shipped", *full)]
     out["before_after"] = {label: {"lexical": lx, "hybrid": hy} for label, lx, hy in rows}
     texts.append(table("Before this work and shipped", rows, (before_lex, before[1])))

@@ -45,3 +45,29 @@ def test_search_files_cli(sample_repo):
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
     assert first.split()[1].startswith("store.py:")  # `file:line`
+
+
+def test_search_files_through_the_warm_server(sample_repo):
+    """--files asks a running server for ranked chunks and groups them itself: same answer, no server change."""
+    import threading
+
+    from codequarry.serve.client import request, server_info
+    from codequarry.serve.server import start_server
+
+    index_repository(sample_repo, model="hash")
+    local = run_cli("search", "upload", "store", "--files", "--json", cwd=sample_repo, env={"QUARRY_NO_SERVER": "1"})
+    srv = start_server(sample_repo / ".quarry", host="127.0.0.1", port=0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        warm = run_cli("search", "upload", "store", "--files", "--json", cwd=sample_repo)
+        assert warm.returncode == 0, warm.stderr
+        assert request(server_info(sample_repo / ".quarry"), "GET", "/health")[1]["searches"] == 1
+        strip = lambda rows: [(f["file"], [d["qualname"] for d in f["definitions"]]) for f in rows]  # noqa: E731
+        assert strip(json.loads(warm.stdout)) == strip(json.loads(local.stdout))
+    finally:
+        srv.shutdown()
+        thread.join(timeout=5)
+        srv.remove_server_file()
+        srv.server_close()
+        srv.warm.close()
