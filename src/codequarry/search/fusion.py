@@ -21,8 +21,8 @@ _LONE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class FusionWeights:
     # Share of the lexical leg in the convex combination, per query type. Chosen on dev data
     # (bench/ranking_tune.py, bench/fusion_sweep.py; MiniLM): for queries in words 0.25 is the
-    # largest share that keeps CoSQA dev hybrid near dense alone (a larger one helps the
-    # repositories, 0.35 → +0.002 file nDCG@10, but costs CoSQA 0.004 per 0.1); identifier-like
+    # largest share that keeps CoSQA dev hybrid near dense alone (0.35 lifts the stdlib fixture
+    # +0.028 but not the repositories, -0.002, and costs CoSQA 0.004 per 0.1); identifier-like
     # queries take 0.85 (+0.004 repository file nDCG@10, +0.011 definition R@1 over 0.7).
     lexical_words: float = 0.25
     lexical_identifier: float = 0.85
