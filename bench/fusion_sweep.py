@@ -1,14 +1,16 @@
-"""Sweep the hybrid fusion weights on dev data only: CoSQA dev and the fixture's dev half.
+"""Sweep the hybrid fusion weights on dev data only: CoSQA dev, the stdlib fixture's dev half
+and the dev repositories of the repository fixtures.
 
     .venv/bin/python bench/fusion_sweep.py
-    .venv/bin/python bench/fusion_sweep.py --grid 0 0.1 0.2 --limit 50
+    .venv/bin/python bench/fusion_sweep.py --grid 0 0.1 0.2 --limit 50 --repos build/devfx
 
-Varies FusionWeights.lexical_words (the lexical share for word queries), with
-reciprocal rank fusion and the two single legs as baselines; on the fixture
-also lexical_identifier (the share for identifier-like queries), reported on
-its identifier queries. Prints the tables and writes bench/out/fusion_sweep.json.
-This is what chooses the hybrid defaults in search/fusion.py; test data is
-never looked at.
+Varies FusionWeights.lexical_words (the lexical share for queries in words), with
+reciprocal rank fusion and the two single legs as baselines, then
+lexical_identifier and exact_name_boost (identifier-like queries), all with the
+shipped lexical leg and ranking rules. Candidates are collected once and replayed
+(bench/ranking_lab.py). Prints the tables and writes bench/out/fusion_sweep.json.
+This is what chooses the hybrid defaults in search/fusion.py; test data is never
+looked at.
 """
 
 from __future__ import annotations
@@ -21,52 +23,29 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+sys.path.insert(0, str(HERE))
+
+import ranking_lab as lab  # noqa: E402
+
+GRID = (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
 IDENTIFIER_GRID = (0.3, 0.5, 0.7, 0.85, 1.0)
+BOOST_GRID = (0.0, 0.25, 0.5, 1.0)
 
 
-def sweep_systems(model: str, grid, identifier_grid=()):
-    from codequarry.eval.systems import System
-    from codequarry.search.fusion import DEFAULT_WEIGHTS
+def rrf_fixture(data, v) -> dict:
+    """Reciprocal rank fusion of the two legs, no rules: the baseline convex fusion is measured against."""
+    from codequarry.eval.metrics import query_metrics, rank
+    from codequarry.search.fusion import rrf
 
-    systems = [
-        System("lexical", model, label="bm25"),
-        System("dense", model, label="dense"),
-        System("hybrid", model, fusion="rrf", label="rrf"),
-    ]
-    for w in grid:
-        systems.append(System("hybrid", model, weights=replace(DEFAULT_WEIGHTS, lexical_words=w), label=f"words={w:g}"))
-    for w in identifier_grid:
-        systems.append(System("hybrid", model, weights=replace(DEFAULT_WEIGHTS, lexical_identifier=w),
-                              label=f"ident={w:g}"))
-    return systems
-
-
-class MemoEncoder:
-    """Encodes each query once: the fixture sweep asks the Searcher the same query per weight.
-    (Latency numbers of a sweep are therefore not meaningful; quality numbers are unchanged.)"""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dim = inner, inner.name, inner.dim
-        self.max_tokens = getattr(inner, "max_tokens", 512)
-        self.preset = getattr(inner, "preset", None)
-        self._memo: dict[str, object] = {}
-
-    def encode_queries(self, texts):
-        import numpy as np
-
-        missing = [t for t in texts if t not in self._memo]
-        if missing:
-            for t, v in zip(missing, self.inner.encode_queries(missing)):
-                self._memo[t] = v
-        return np.stack([self._memo[t] for t in texts]) if texts else self.inner.encode_queries(texts)
-
-    def encode_passages(self, texts, progress=None):
-        return self.inner.encode_passages(texts, progress=progress)
-
-
-def row(s: dict, *keys) -> list[float]:
-    return [s["metrics"][k] for k in keys]
+    lex = data.lex.candidates(v, data.texts)
+    files, defs = [], []
+    for q in data.queries:
+        scores = rrf(data.dense[q.id], lex.get(q.id, {}))
+        hits = [data.chunks[i] for i in rank(scores, lab.DEPTH) if i in data.chunks]
+        files.append(query_metrics(q.judge_files(hits), q.file_qrels)["ndcg@10"])
+        if q.qrels:
+            defs.append(query_metrics(q.judge(hits), q.qrels)["ndcg@10"])
+    return {"file_ndcg@10": sum(files) / len(files), "ndcg@10": sum(defs) / len(defs) if defs else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--dataset", default="cosqa")
     ap.add_argument("--fixture", type=Path, default=HERE / "fixtures" / "stdlib-3.11.json")
+    ap.add_argument("--repos", type=Path, default=HERE / "fixtures" / "repos")
     ap.add_argument("--grid", type=float, nargs="+", default=list(GRID))
     ap.add_argument("--identifier-grid", type=float, nargs="*", default=list(IDENTIFIER_GRID))
     ap.add_argument("--limit", type=int, default=None)
@@ -81,65 +61,69 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from codequarry.embed import load_encoder
-    from codequarry.eval.beir import load_beir
-    from codequarry.eval.evaluators import evaluate_beir, evaluate_fixture
-    from codequarry.eval.fixture import load_fixture
+    from codequarry.eval.fixture import load_fixture, load_fixtures
+    from codequarry.search import lexical
     from codequarry.search.fusion import DEFAULT_WEIGHTS
+    from codequarry.search.rules import DEFAULT_RULES
 
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    encoder = load_encoder(args.model)
+    beir = lab.load_beir(args.dataset, encoder, "dev", args.limit)
+    fixtures = [lab.load_fixture(load_fixture(args.fixture), encoder, args.model, "dev", args.limit)]
+    if args.repos.is_dir() and any(args.repos.glob("*.json")):
+        fixtures += [d for fx in load_fixtures(args.repos)
+                     if (d := lab.load_fixture(fx, encoder, args.model, "dev", args.limit)) is not None]
+    stdlib, repos = fixtures[0], fixtures[1:]
+    v = lab.LexVariant("shipped", lexical.STEM, lexical.DEFAULT_FIELDS.as_tuple())
 
-    encoder = MemoEncoder(load_encoder(args.model))
-    factory = lambda model: encoder  # noqa: E731 - one model for the whole sweep
-    ds = load_beir(args.dataset, "dev", limit=args.limit)
-    beir = evaluate_beir(ds, sweep_systems(args.model, args.grid), encoder_factory=factory, log=log)
-    fx = load_fixture(args.fixture)
-    fixture = evaluate_fixture(fx, sweep_systems(args.model, args.grid, args.identifier_grid), split="dev",
-                               limit=args.limit, encoder_factory=factory, log=log)
+    def measure(mode, weights) -> list[float]:
+        row = [lab.score_beir(beir, mode, v, weights)["ndcg@10"],
+               lab.score_fixture(stdlib, mode, v, weights, DEFAULT_RULES)["ndcg@10"]]
+        if repos:
+            row.append(sum(lab.score_fixture(d, mode, v, weights, DEFAULT_RULES)["file_ndcg@10"] for d in repos)
+                       / len(repos))
+        return row
 
-    by_label = {s["label"]: s for s in fixture.details["systems"]}
-    keys = ("ndcg@10", "mrr@10", "recall@10")
+    cols = [f"{beir.name} nDCG@10", "stdlib-dev nDCG@10"] + (["repos-dev file nDCG@10"] if repos else [])
+    rows: list[tuple[str, list[float]]] = [("lexical (rules)", measure("lexical", DEFAULT_WEIGHTS)),
+                                           ("dense", measure("dense", DEFAULT_WEIGHTS))]
+    rrf_row = [_beir_rrf(beir, v), rrf_fixture(stdlib, v)["ndcg@10"]]
+    if repos:
+        rrf_row.append(sum(rrf_fixture(d, v)["file_ndcg@10"] for d in repos) / len(repos))
+    rows.append(("rrf (no rules)", rrf_row))
+    for w in args.grid:
+        lab.log(f"lexical_words={w}")
+        rows.append((f"words={w:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, lexical_words=w))))
+    for w in args.identifier_grid:
+        rows.append((f"ident={w:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, lexical_identifier=w))))
+    for b in BOOST_GRID:
+        rows.append((f"exact_name_boost={b:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, exact_name_boost=b))))
     lines = [
-        f"Fusion sweep on dev data ({ds.prefix}: {len(ds.queries)} queries; {fx.name}-dev: "
-        f"{fixture.details['dataset']['queries']} queries); model {args.model}; "
-        f"shipped default lexical_words={DEFAULT_WEIGHTS.lexical_words}, "
-        f"lexical_identifier={DEFAULT_WEIGHTS.lexical_identifier}",
+        f"Fusion sweep on dev data ({beir.name}: {len(beir.queries)} queries; stdlib-dev: {len(stdlib.queries)}; "
+        f"{len(repos)} dev repositories: {sum(len(d.queries) for d in repos)} queries); model {args.model}; "
+        f"shipped {asdict(DEFAULT_WEIGHTS)}; {time.strftime('%Y-%m-%d %H:%M')}",
         "",
-        f"| system | {ds.prefix} nDCG@10 | MRR@10 | R@10 | {fx.name}-dev nDCG@10 | MRR@10 | R@10 | fixture words-only nDCG@10 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| system | " + " | ".join(cols) + " |",
+        "|---" + "|---:" * len(cols) + "|",
     ]
-    for s in beir.details["systems"]:
-        f = by_label[s["label"]]
-        cats = f.get("by_category", {})
-        words = [c for name, c in cats.items() if name != "identifier"]
-        n = sum(c["queries"] for c in words)
-        words_ndcg = sum(c["ndcg@10"] * c["queries"] for c in words) / n if n else 0.0
-        cells = [*row(s, *keys), *row(f, *keys), words_ndcg]
-        lines.append(f"| {s['label']} | " + " | ".join(f"{x:.4f}" for x in cells) + " |")
-    ident = [s for s in fixture.details["systems"] if s["label"].startswith("ident=") or s["label"] in ("bm25", "dense", "rrf")]
-    if args.identifier_grid:
-        lines += ["", f"Identifier queries of {fx.name}-dev (lexical_identifier sweep)", "",
-                  "| system | queries | nDCG@10 | MRR@10 | R@1 | R@10 |", "|---|---:|---:|---:|---:|---:|"]
-        for s in ident:
-            c = s.get("by_category", {}).get("identifier")
-            if c:
-                lines.append(f"| {s['label']} | {c['queries']} | {c['ndcg@10']:.4f} | {c['mrr@10']:.4f} | "
-                             f"{c['recall@1']:.4f} | {c['recall@10']:.4f} |")
+    lines += [f"| {label} | " + " | ".join(f"{x:.4f}" for x in vals) + " |" for label, vals in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "default_weights": asdict(DEFAULT_WEIGHTS), "grid": args.grid, "identifier_grid": args.identifier_grid,
-        "beir": {**beir.details, "metrics": beir.metrics},
-        "fixture": {**fixture.details, "metrics": fixture.metrics},
-    }
-    for part in ("beir", "fixture"):
-        for s in payload[part]["systems"]:
-            s.pop("per_query", None)
-    (args.out / "fusion_sweep.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    payload = {"default_weights": asdict(DEFAULT_WEIGHTS), "columns": cols, "repos": [d.name for d in repos],
+               "rows": {label: dict(zip(cols, vals)) for label, vals in rows}}
+    (args.out / "fusion_sweep.json").write_text(json.dumps(payload, indent=1) + "\n")
     (args.out / "fusion_sweep.md").write_text(text)
     print(f"wrote {args.out}/fusion_sweep.json and .md", file=sys.stderr)
     return 0
+
+
+def _beir_rrf(data, v) -> float:
+    from codequarry.eval.metrics import evaluate_run, rank
+    from codequarry.search.fusion import rrf
+
+    lex = data.lex.candidates(v, data.queries)
+    run = {qid: [data.corpus_ids[r] for r in rank(rrf(data.dense[qid], lex[qid]), lab.DEPTH)] for qid in data.queries}
+    return evaluate_run(run, data.qrels)[0]["ndcg@10"]
 
 
 if __name__ == "__main__":

@@ -155,7 +155,8 @@ COSQA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cosqa"
 
 
 def test_cosqa_lexical_leg_matches_pytrec_eval_and_the_reference():
-    """The full CoSQA test split through the shipped BM25 leg (about a second), cross-checked."""
+    """The full CoSQA dev split through the shipped BM25 leg (about a second), cross-checked.
+    (Dev, not test: the lexical leg is tuned on dev, and test numbers are reported once, never watched.)"""
     if not (COSQA / "corpus.jsonl").exists() and os.environ.get("QUARRY_DATASETS"):
         root = Path(os.environ["QUARRY_DATASETS"]) / "cosqa"
     else:
@@ -164,14 +165,14 @@ def test_cosqa_lexical_leg_matches_pytrec_eval_and_the_reference():
     from codequarry.eval.beir import LexicalCorpus, collect_candidates
     from test_eval_metrics import pytrec_scores
 
-    ds = load_beir(str(root), "test")
+    ds = load_beir(str(root), "dev")
     assert len(ds.corpus_ids) == 6267 and len(ds.queries) == 500
     ev = evaluate_beir(ds, expand_systems(("lexical",), (), ()))
     m = ev.details["systems"][0]["metrics"]
-    # README reference for identifier-split BM25: nDCG@10 0.369, MRR@10 0.318, R@10 0.532.
-    assert m["ndcg@10"] == pytest.approx(0.369, abs=0.005)
-    assert m["mrr@10"] == pytest.approx(0.318, abs=0.005)
-    assert m["recall@10"] == pytest.approx(0.532, abs=0.005)
+    # README reference for the shipped lexical leg (identifier-split, stemmed BM25) on CoSQA dev.
+    assert m["ndcg@10"] == pytest.approx(0.381, abs=0.005)
+    assert m["mrr@10"] == pytest.approx(0.327, abs=0.005)
+    assert m["recall@10"] == pytest.approx(0.554, abs=0.005)
     # Same run, scored by pytrec_eval. BM25 scores are converted to distinct ranks first so
     # both sides see the same order (trec_eval would reorder tied scores by doc id).
     cands = collect_candidates(ds, LexicalCorpus(ds.corpus_texts), None)

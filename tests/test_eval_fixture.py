@@ -10,7 +10,7 @@ from codequarry.domain import Chunk
 from codequarry.errors import UserInputError
 from codequarry.eval.evaluators import evaluate_fixture
 from codequarry.eval.fixture import (
-    CATEGORIES, Gold, FixtureQuery, load_fixture, missing_golds, resolve_repository,
+    STDLIB_CATEGORIES as CATEGORIES, Gold, FixtureQuery, load_fixture, missing_golds, resolve_repository,
 )
 from codequarry.eval.systems import expand_systems
 
@@ -104,7 +104,10 @@ def test_judge_counts_each_gold_once():
     ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": []}]}, "gold"),
     ({"repository": {"path": "x"}, "queries": [{"query": "q", "split": "train",
                                                 "gold": [{"file": "a", "name": "b"}]}]}, "split"),
-    ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": [{"file": "a"}]}]}, "'file' and 'name'"),
+    ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": [{"name": "a"}]}]}, "'file' string"),
+    ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": [{"file": "a", "name": ""}]}]}, "'name'"),
+    ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": [{"file": "a", "grade": 0}]}]}, "grade"),
+    ({"repository": {"path": "x"}, "split": "train", "queries": [{"query": "q", "gold": [{"file": "a"}]}]}, "split"),
     ({"repository": {"path": "x"}, "queries": [{"query": "q", "gold": [{"file": "a", "name": "b",
                                                                       "lines": [5, 2]}]}]}, "lines"),
 ])

@@ -38,3 +38,44 @@ def test_exact_name_boost_and_lone_word_identifiers():
     # Without names (a BEIR corpus) it stays a word query and the legs decide.
     assert top(fuse("urlsplit", dense, lexical, None, w), 1)[0][0] == 1
     assert top(fuse("SplitResult.geturl", dense, lexical, {1: ("geturl", "SplitResult.geturl"), 2: ("x", "x"), 3: ("y", "y")}, w), 1)[0][0] == 1
+
+
+def test_lexical_mode_is_on_the_hybrid_scale_with_the_exact_name_boost():
+    from codequarry.search.fusion import fuse_lexical
+
+    lexical = {1: 12.0, 2: 8.0, 3: 2.0}
+    names = {1: ("open_file", "open_file"), 2: ("urlsplit", "urlsplit"), 3: ("x", "x")}
+    assert fuse_lexical("open a file", lexical, names) == {1: 1.0, 2: 0.6, 3: 0.0}
+    w = FusionWeights(qualname_bonus=0.0)
+    boosted = fuse_lexical("urlsplit", lexical, names, w)
+    assert top(boosted, 1)[0][0] == 2 and boosted[2] == 0.6 + w.exact_name_boost
+
+
+def test_qualname_bonus_prefers_the_definition_named_exactly():
+    from codequarry.search.fusion import fuse_lexical
+
+    lexical = {1: 10.0, 2: 9.5, 3: 0.0}
+    names = {1: ("Glob", "IOFS.Glob"), 2: ("Glob", "Glob"), 3: ("glob", "glob")}
+    assert top(fuse_lexical("Glob", lexical, names, FusionWeights(qualname_bonus=0.0)), 1)[0][0] == 1
+    assert top(fuse_lexical("Glob", lexical, names, FusionWeights(qualname_bonus=0.2)), 1)[0][0] == 2
+
+
+def test_code_words_inside_a_query_in_words():
+    from codequarry.search.fusion import code_words, fuse_lexical
+
+    assert code_words("the ChoiceLoader class") == ["ChoiceLoader"]
+    assert code_words("JsonFormatter formatBatch, please") == ["JsonFormatter", "formatBatch"]
+    assert code_words("how are templates loaded") == []
+    lexical = {1: 10.0, 2: 9.0, 3: 0.0}
+    names = {1: ("load", "Loader.load"), 2: ("ChoiceLoader", "ChoiceLoader"), 3: ("x", "x")}
+    assert top(fuse_lexical("the ChoiceLoader class", lexical, names, FusionWeights()), 1)[0][0] == 1
+    assert top(fuse_lexical("the ChoiceLoader class", lexical, names, FusionWeights(embedded_name_boost=0.3)),
+               1)[0][0] == 2
+
+
+def test_qualname_bonus_half_for_a_name_in_the_right_case():
+    from codequarry.search.fusion import fuse_lexical
+
+    lexical = {1: 10.0, 2: 9.5, 3: 0.0}
+    names = {1: ("json", "context.json"), 2: ("JSON", "context.JSON"), 3: ("x", "x")}
+    assert top(fuse_lexical("Context.JSON", lexical, names, FusionWeights(qualname_bonus=0.2)), 1)[0][0] == 2

@@ -55,3 +55,19 @@ def test_windows_of_one_long_definition_show_once(sample_repo):
     keys = [(r.chunk.file, r.chunk.qualname) for r in results]
     assert keys[0] == ("long.py", "verify_blob")
     assert len(keys) == len(set(keys))
+
+
+def test_lexical_mode_applies_the_ranking_rules(sample_repo):
+    from dataclasses import replace
+
+    from codequarry.search.rules import NO_RULES
+
+    (sample_repo / "tests" / "fakes.py").write_text(
+        'def retry_failed_uploads(queue):\n    """A fake: retry failed uploads, failed uploads retried."""\n'
+        "    return retry_failed_uploads(queue)\n")
+    index_repository(sample_repo, model="hash")
+    s = Searcher.open(sample_repo)
+    raw = s.search("retry failed uploads", k=3, mode="lexical", rule_weights=NO_RULES)
+    ruled = s.search("retry failed uploads", k=3, mode="lexical", rule_weights=replace(NO_RULES, test_penalty=0.5))
+    assert raw[0].chunk.file == "tests/fakes.py"  # BM25 alone likes the fake that repeats the words
+    assert ruled[0].chunk.qualname == "UploadStore.retry_failed_uploads"

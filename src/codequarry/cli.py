@@ -65,11 +65,16 @@ def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json
 @click.option("--slot", help="Search this slot (default: the promoted one).")
 @_repo_option
 @_index_dir_option
+@click.option("--files", "by_file", is_flag=True, help="Ranked files, each with its best definitions.")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of results, best first.")
-def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, as_json) -> None:
+def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, by_file, as_json) -> None:
     """Search the index for QUERY (words or an identifier)."""
+    from codequarry.search.files import CHUNK_DEPTH, rank_files
+
     text = " ".join(query)
-    request = {"query": text, "k": k, "mode": mode, "langs": list(langs), "kinds": list(kinds),
+    # --files ranks files by their best chunk, so it asks for enough chunks to fill k files.
+    depth = max(k, CHUNK_DEPTH) if by_file else k
+    request = {"query": text, "k": depth, "mode": mode, "langs": list(langs), "kinds": list(kinds),
                "path": path_glob, "slot": slot}
     results = _search_via_server(repo, index_dir, request)
     if results is None:
@@ -78,7 +83,16 @@ def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, as_js
         searcher = Searcher.open(repo, slot=slot, index_dir=index_dir)
         for w in searcher.warnings:
             click.echo(f"quarry: warning: {w}", err=True)
-        results = searcher.search(text, k, mode, langs=langs, kinds=kinds, path=path_glob)
+        results = searcher.search(text, depth, mode, langs=langs, kinds=kinds, path=path_glob)
+    if by_file:
+        files = rank_files(results, k)
+        if as_json:
+            click.echo(json.dumps([f.to_json() for f in files], indent=2))
+            return
+        from codequarry.render import print_files
+
+        print_files(files)
+        return
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
         return

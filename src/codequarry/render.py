@@ -45,6 +45,27 @@ def print_results(results: list[SearchResult], query: str, console: Console | No
         console.print()
 
 
+def print_files(files, console: Console | None = None) -> None:
+    """`quarry search --files`: one line per file (`file:line`), its best definitions under it."""
+    console = console or Console()
+    if not files:
+        console.print("no results")
+        return
+    for rank, f in enumerate(files, 1):
+        head = Text()
+        head.append(f"{rank:>2}. ", style="dim")
+        head.append(f"{f.file}:{f.line}", style="bold cyan")
+        head.append(f"  [{f.language}]  {f.score:.3f}", style="dim")
+        console.print(head)
+        for h in f.hits:
+            c = h.chunk
+            line = Text("      ")
+            line.append(f"{c.file}:{c.line_start}", style="cyan")
+            line.append(f"  {c.qualname}", style="bold")
+            line.append(f"  [{c.kind}]  {h.score:.3f}", style="dim")
+            console.print(line)
+
+
 def print_stats(stats, console: Console | None = None) -> None:
     console = console or Console()
     s = stats

@@ -5,7 +5,7 @@ Layout: `corpus.jsonl` ({"_id", "title", "text"}), `queries.<split>.jsonl`
 `qrels/<split>.tsv` (query-id, corpus-id, score; a header row is allowed).
 
 The legs are the product's own: the lexical leg is `search.lexical` (FTS5
-BM25 over `search.tokens.tokenize` output, names column empty), the dense leg
+BM25 over `search.lexical.terms` output, every text in the body field), the dense leg
 an exact inner product over the encoder's unit vectors, and hybrid is
 `search.fusion.fuse` over the top-N candidates of each leg.
 """
@@ -25,7 +25,6 @@ from codequarry.errors import UserInputError
 from codequarry.eval.cache import cached_passage_embeddings, files_hash
 from codequarry.search import lexical as lexical_leg
 from codequarry.search.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse
-from codequarry.search.tokens import tokenize
 
 # Candidates taken from each leg before fusion (and the depth of every run).
 CANDIDATES = 100
@@ -185,10 +184,7 @@ class LexicalCorpus:
         start = time.perf_counter()
         self.conn = sqlite3.connect(":memory:", check_same_thread=False)
         lexical_leg.create_table(self.conn)
-        self.conn.executemany(
-            "INSERT INTO lexical (rowid, names, body) VALUES (?, ?, ?)",
-            ((i, "", " ".join(tokenize(t))) for i, t in enumerate(texts)),
-        )
+        lexical_leg.insert_rows(self.conn, ((i, lexical_leg.body_row(t)) for i, t in enumerate(texts)))
         self.conn.commit()
         self.build_seconds = time.perf_counter() - start
 

@@ -40,6 +40,12 @@ def is_fixture(target: str) -> bool:
     return target.endswith(".json") or Path(target).is_file()
 
 
+def is_fixture_folder(target: str) -> bool:
+    """A folder of fixture files (not a BEIR folder, which has corpus.jsonl)."""
+    p = Path(target).expanduser()
+    return p.is_dir() and not (p / "corpus.jsonl").is_file() and any(p.glob("*.json"))
+
+
 @click.command("eval")
 @click.argument("target")
 @click.option("--split", type=click.Choice(["dev", "test"]), default=None,
@@ -61,12 +67,15 @@ def is_fixture(target: str) -> bool:
 def eval_command(target, split, modes, models, slots, limit, strict, reindex, candidates, out_dir, no_plots,
                  as_json) -> None:
     """Evaluate search quality on TARGET: a BEIR data set (a name such as
-    'cosqa', looked up in QUARRY_DATASETS or ../shared/datasets, or a folder)
-    or a repository fixture (a .json file).
+    'cosqa', looked up in QUARRY_DATASETS or ../shared/datasets, or a folder),
+    a repository fixture (a .json file) or a folder of fixtures (every *.json
+    in it, one repository each, macro-averaged over repositories).
 
     Reports Recall@1/5/10/20/100, MRR@10, nDCG@10, MAP@100 and latency for each
     system (every --mode for every --model/--slot), with deltas against the
-    first, and writes JSON, Markdown and PNG plots under --out.
+    first; fixtures add file-level nDCG@10/MRR@10/R@k (files ranked by their
+    best chunk) and per-category / per-language tables. Writes JSON, Markdown
+    and PNG plots under --out.
     """
     from codequarry.errors import UserInputError
     from codequarry.eval.report import print_table, result_json, write_outputs
@@ -74,7 +83,13 @@ def eval_command(target, split, modes, models, slots, limit, strict, reindex, ca
 
     systems = expand_systems(modes, models, slots)
     log = (lambda m: None) if as_json else _stderr
-    if is_fixture(target):
+    if is_fixture_folder(target):
+        from codequarry.eval.fixture import load_fixtures
+        from codequarry.eval.multi import evaluate_fixtures
+
+        evaluation = evaluate_fixtures(load_fixtures(target), systems, path=Path(target), split=split, limit=limit,
+                                       strict=strict, reindex=reindex, log=log, progress=not as_json)
+    elif is_fixture(target):
         from codequarry.eval.evaluators import evaluate_fixture
         from codequarry.eval.fixture import load_fixture
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Hashable, Mapping, Sequence
 
-from codequarry.eval.metrics import PRIMARY_METRIC, evaluate_run, first_hit, latency_summary, mean_metrics
+from codequarry.eval.metrics import (
+    FILE_METRIC_NAMES, FILE_PREFIX, PRIMARY_METRIC, evaluate_run, first_hit, latency_summary, mean_available,
+)
 from codequarry.eval.systems import System
 
 
@@ -64,30 +66,63 @@ def summarise_system(
     languages: Mapping[Hashable, str] | None = None,
     texts: Mapping[Hashable, str] | None = None,
     shown: Mapping[Hashable, list] | None = None,
+    file_run: Mapping[Hashable, Sequence[Hashable]] | None = None,
+    file_qrels: Mapping[Hashable, Mapping[Hashable, int]] | None = None,
 ) -> dict:
-    means, per_query, skipped = evaluate_run(run, qrels)
+    """Metrics of one system. With `file_run`/`file_qrels` (repository fixtures) the file-level
+    metrics (`file_ndcg@10`, …) sit next to the definition-level ones; a query whose gold has no
+    definition counts for the file level only."""
+    _means, per_query, skipped = evaluate_run(run, qrels)
+    combined: dict[Hashable, dict[str, float]] = {qid: dict(m) for qid, m in per_query.items()}
+    file_first: dict[Hashable, int | None] = {}
+    if file_qrels:
+        _f, file_pq, _fs = evaluate_run(file_run or {}, file_qrels)
+        for qid, m in file_pq.items():
+            row = combined.setdefault(qid, {})
+            row.update({name: m[name.removeprefix(FILE_PREFIX)] for name in FILE_METRIC_NAMES})
+            file_first[qid] = first_hit(list((file_run or {}).get(qid, ())), file_qrels[qid])
     out: dict = {
-        "label": system.label, "config": system.config(), "queries": len(per_query),
-        "queries_without_relevant": skipped, "metrics": means, "latency": latency_summary(latencies),
+        "label": system.label, "config": system.config(), "queries": len(combined),
+        "queries_without_relevant": skipped, "metrics": mean_available(combined.values()),
+        "latency": latency_summary(latencies),
     }
+    if file_qrels:
+        out["definition_queries"] = len(per_query)
+        out["file_queries"] = len(file_first)
+        out["queries_without_relevant"] = len(qrels) - len(combined)
     for key, groups in (("by_category", categories), ("by_language", languages)):
         if not groups:
             continue
         buckets: dict[str, list] = defaultdict(list)
-        for qid, m in per_query.items():
+        for qid, m in combined.items():
             if groups.get(qid):
                 buckets[groups[qid]].append(m)
-        out[key] = {g: {"queries": len(rows), **mean_metrics(rows)} for g, rows in sorted(buckets.items())}
+        out[key] = {g: {"queries": len(rows), **mean_available(rows)} for g, rows in sorted(buckets.items())}
+        if file_qrels:
+            for g, rows in buckets.items():
+                out[key][g]["definition_queries"] = sum(1 for r in rows if "ndcg@10" in r)
+                out[key][g]["file_queries"] = sum(1 for r in rows if "file_ndcg@10" in r)
     rows = []
-    for qid, m in per_query.items():
-        row = {"id": qid, "first_hit": first_hit(list(run.get(qid, ())), qrels[qid]),
-               "ndcg@10": round(m["ndcg@10"], 4)}
+    # Latencies come in the order the run was asked; per-query ms lets a multi-fixture run pool them.
+    ms = dict(zip(run, latencies)) if len(latencies) == len(run) else {}
+    for qid in qrels:
+        if qid not in combined:
+            continue
+        m = combined[qid]
+        row = {"id": qid, "first_hit": first_hit(list(run.get(qid, ())), qrels[qid]) if qid in per_query else None}
+        if qid in per_query:
+            row["ndcg@10"] = round(m["ndcg@10"], 4)
+        if qid in file_first:
+            row["file_first_hit"] = file_first[qid]
+            row["file_ndcg@10"] = round(m["file_ndcg@10"], 4)
         if texts:
             row["query"] = texts.get(qid, "")
         if categories and categories.get(qid):
             row["category"] = categories[qid]
         if shown and qid in shown:
             row["top"] = shown[qid]
+        if qid in ms:
+            row["ms"] = round(ms[qid] * 1000.0, 3)
         rows.append(row)
     out["per_query"] = rows
     return out
@@ -209,8 +244,13 @@ def evaluate_fixture(
     log: Callable[[str], None] | None = None,
     progress: bool = False,
     depth: int = 100,
+    missing_gold: str = "error",
 ) -> Evaluation:
-    """Index the fixture's repository with the real indexer and ask the real Searcher."""
+    """Index the fixture's repository with the real indexer and ask the real Searcher.
+
+    `missing_gold="warn"` turns gold definitions that are no chunk of the repository into a
+    warning (they stay unfindable) instead of an error: a folder of fixtures written by others
+    is still scored when one qualname does not match this chunker."""
     from codequarry.errors import UserInputError
     from codequarry.eval.fixture import check_gold_files, default_index_dir, missing_golds, resolve_repository
     from codequarry.indexer import index_repository
@@ -259,15 +299,19 @@ def evaluate_fixture(
             db.close()
         if missing:
             shown = "; ".join(f"{qid}: {g.file}:{g.name}" for qid, g in missing[:5])
-            raise UserInputError(f"{fx.path}: {len(missing)} gold definitions are not chunks of the repository ({shown})")
+            msg = f"{len(missing)} gold definitions are not chunks of the repository ({shown})"
+            if missing_gold != "warn":
+                raise UserInputError(f"{fx.path}: {msg}")
+            fx.warnings.append(msg)
     qrels = {q.id: q.qrels for q in queries}
+    file_qrels = {q.id: q.file_qrels for q in queries}
     cats = {q.id: q.category for q in queries if q.category}
-    langs = _gold_languages(queries)
+    langs = {q.id: fx.language for q in queries} if fx.language else _gold_languages(queries)
     results = []
     for s in systems:
         key = _index_group(first_dense if (s.mode == "lexical" and first_dense) else s)
         searcher = searchers[key]
-        run, lat, shown = {}, [], {}
+        run, file_run, lat, shown = {}, {}, [], {}
         for q in queries:
             t0 = time.perf_counter()
             if s.mode == "hybrid" and s.fusion == "rrf":
@@ -276,9 +320,11 @@ def evaluate_fixture(
                 hits = searcher.search(q.text, k=depth, mode=s.mode, weights=s.weights)
             lat.append(time.perf_counter() - t0)
             run[q.id] = q.judge([h.chunk for h in hits], strict)
+            file_run[q.id] = q.judge_files([h.chunk for h in hits])
             shown[q.id] = [f"{h.chunk.file}:{h.chunk.qualname}" for h in hits[:5]]
         summary = summarise_system(s, run, qrels, lat, categories=cats, languages=langs,
-                                   texts={q.id: q.text for q in queries}, shown=shown)
+                                   texts={q.id: q.text for q in queries}, shown=shown,
+                                   file_run=file_run, file_qrels=file_qrels)
         summary["index"] = index_stats[key]
         summary["searcher_config"] = _jsonable(getattr(searcher, "config", None))
         results.append(summary)
@@ -286,6 +332,8 @@ def evaluate_fixture(
     dataset = fx.describe(split, len(queries))
     dataset["repository_resolved"] = repo_info
     dataset["strict"] = strict
+    if fx.language:
+        dataset["language"] = fx.language
     return finish(prefix, dataset, results, {"warnings": list(fx.warnings)})
 
 

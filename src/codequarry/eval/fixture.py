@@ -20,12 +20,21 @@ exactly those files into the cache and indexes the copy, so runs are fast
 and nothing is written into the real tree. `commit` (for git folders) and
 `tree_hash` (sha256 of the selected files) are checked and warn on drift.
 
+`repository.path` may also be `repos:<name>`: a third-party repository
+fetched by `bench/fetch_repos.py` into `$QUARRY_REPOS_DIR/<name>` (default
+`<project>/build/repos/<name>`). Such fixtures (one per repository, see
+FIXTURE_FORMAT.md) carry the repository's main `language` and a `split`
+that every query without its own inherits.
+
 A gold `name` is the definition's qualname (`TemporaryDirectory.cleanup`,
 `urlsplit`). A result matches a gold when the files are equal and the name
 equals the result's qualname, or its `parent` (a window of a long
 definition). `--strict` also requires the result's lines to overlap the
 gold's `lines` when the gold has them. Each gold counts once: a second
-result matching an already-found gold is not relevant.
+result matching an already-found gold is not relevant. A gold without a
+`name` is a relevant file only: it counts for the file-level metrics
+(files ranked by their best chunk, relevance = the gold's `grade`) and not
+for the definition-level ones.
 """
 
 from __future__ import annotations
@@ -43,19 +52,23 @@ from pathlib import Path
 from codequarry.errors import UserInputError
 from codequarry.eval.cache import cache_dir, slug
 
-CATEGORIES = ("identifier", "behaviour", "conceptual", "negation")
+# The stdlib fixture's categories, then the repository fixtures' (FIXTURE_FORMAT.md).
+STDLIB_CATEGORIES = ("identifier", "behaviour", "conceptual", "negation")
+REPOSITORY_CATEGORIES = ("architecture", "semantic", "symbol")
+CATEGORIES = STDLIB_CATEGORIES + REPOSITORY_CATEGORIES
 SPLITS = ("dev", "test")
+REPOS_PREFIX = "repos:"
 
 
 @dataclass(frozen=True)
 class Gold:
     file: str
-    name: str
+    name: str | None  # None: a relevant file, not a definition
     lines: tuple[int, int] | None = None
     grade: int = 1
 
     def matches(self, chunk, strict: bool = False) -> bool:
-        if chunk.file != self.file:
+        if self.name is None or chunk.file != self.file:
             return False
         # A window of a long definition keeps the definition's name and has it as parent.
         window = chunk.parent == self.name and chunk.name == self.name.rsplit(".", 1)[-1]
@@ -73,10 +86,25 @@ class FixtureQuery:
     gold: tuple[Gold, ...]
     category: str | None = None
     split: str | None = None
+    language: str | None = None  # the repository's main language, when the fixture names one
 
     @property
     def qrels(self) -> dict[str, int]:
-        return {f"g{j}": g.grade for j, g in enumerate(self.gold)}
+        """Definition-level judgements: the golds with a name (empty when the answer is files only)."""
+        return {f"g{j}": g.grade for j, g in enumerate(self.gold) if g.name is not None}
+
+    @property
+    def file_qrels(self) -> dict[str, int]:
+        """File-level judgements: every gold's file, at its best grade."""
+        out: dict[str, int] = {}
+        for g in self.gold:
+            out[g.file] = max(out.get(g.file, 0), g.grade)
+        return out
+
+    @staticmethod
+    def judge_files(chunks) -> list[str]:
+        """Result chunks → the files they come from, each at the rank of its best chunk."""
+        return list(dict.fromkeys(c.file for c in chunks))
 
     def judge(self, chunks, strict: bool = False) -> list[str]:
         """Result chunks → ids for the metrics: `gJ` for the first hit on gold J, else unique `rN`."""
@@ -100,6 +128,8 @@ class Fixture:
     queries: list[FixtureQuery]
     hash: str
     description: str = ""
+    language: str | None = None
+    split: str | None = None  # the whole repository's split (repository fixtures)
     warnings: list[str] = field(default_factory=list)
 
     def select(self, split: str | None = None, limit: int | None = None) -> list[FixtureQuery]:
@@ -133,6 +163,12 @@ def load_fixture(path: str | Path) -> Fixture:
         raise _fail(path, "'repository.path' must be a folder or 'stdlib:X.Y'")
     if "files" in repo and not (isinstance(repo["files"], list) and all(isinstance(f, str) for f in repo["files"])):
         raise _fail(path, "'repository.files' must be a list of relative paths")
+    fx_split = data.get("split")
+    if fx_split is not None and fx_split not in SPLITS:
+        raise _fail(path, f"split must be 'dev' or 'test', not {fx_split!r}")
+    language = data.get("language")
+    if language is not None and not isinstance(language, str):
+        raise _fail(path, "'language' must be a string")
     items = data.get("queries")
     if not isinstance(items, list) or not items:
         raise _fail(path, "'queries' must be a non-empty list")
@@ -149,7 +185,7 @@ def load_fixture(path: str | Path) -> Fixture:
         text = q.get("query")
         if not isinstance(text, str) or not text.strip():
             raise _fail(path, f"{where} ({qid}) has no 'query' text")
-        split = q.get("split")
+        split = q.get("split", fx_split)
         if split is not None and split not in SPLITS:
             raise _fail(path, f"{qid}: split must be 'dev' or 'test', not {split!r}")
         category = q.get("category")
@@ -160,20 +196,43 @@ def load_fixture(path: str | Path) -> Fixture:
             raise _fail(path, f"{qid}: 'gold' must be a non-empty list of {{'file', 'name'}}")
         gold = []
         for g in golds:
-            if not isinstance(g, dict) or not isinstance(g.get("file"), str) or not isinstance(g.get("name"), str):
-                raise _fail(path, f"{qid}: every gold needs 'file' and 'name' strings")
+            if not isinstance(g, dict) or not isinstance(g.get("file"), str) or not g["file"]:
+                raise _fail(path, f"{qid}: every gold needs a 'file' string")
+            name = g.get("name")
+            if name is not None and not (isinstance(name, str) and name):
+                raise _fail(path, f"{qid}: a gold 'name' must be a non-empty string (or left out for a file)")
+            grade = g.get("grade", 1)
+            if not isinstance(grade, int) or isinstance(grade, bool) or grade < 1:
+                raise _fail(path, f"{qid}: gold 'grade' must be a whole number >= 1")
             lines = g.get("lines")
             if lines is not None:
                 if not (isinstance(lines, list) and len(lines) == 2 and all(isinstance(x, int) for x in lines)
                         and 1 <= lines[0] <= lines[1]):
                     raise _fail(path, f"{qid}: gold 'lines' must be [start, end] with 1 <= start <= end")
                 lines = (lines[0], lines[1])
-            gold.append(Gold(g["file"].replace("\\", "/").removeprefix("./"), g["name"], lines, int(g.get("grade", 1))))
-        queries.append(FixtureQuery(qid, text.strip(), tuple(gold), category, split))
+            gold.append(Gold(g["file"].replace("\\", "/").removeprefix("./"), name, lines, grade))
+        queries.append(FixtureQuery(qid, text.strip(), tuple(gold), category, split, language))
     return Fixture(
         path=path.resolve(), name=str(data.get("name") or path.stem), repository=repo, queries=queries,
         hash=hashlib.sha256(raw).hexdigest()[:16], description=str(data.get("description", "")),
+        language=language, split=fx_split,
     )
+
+
+def load_fixtures(path: str | Path) -> list[Fixture]:
+    """A fixture file, or a folder: every `*.json` fixture in it, by name."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        files = sorted(p.glob("*.json"))
+        if not files:
+            raise UserInputError(f"{p}: no fixture files (*.json) in this folder")
+        fixtures = [load_fixture(f) for f in files]
+        names = [fx.name for fx in fixtures]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise UserInputError(f"{p}: two fixtures are named '{dup[0]}'")
+        return fixtures
+    return [load_fixture(p)]
 
 
 # -- the repository ---------------------------------------------------------------------------
@@ -192,6 +251,17 @@ def stdlib_root(spec: str, pinned: str | None) -> tuple[Path, list[str]]:
     if pinned and pinned != exact:
         warnings.append(f"fixture was written against Python {pinned}; this is {exact} (gold lines may shift)")
     return Path(sysconfig.get_paths()["stdlib"]), warnings
+
+
+def repos_root() -> Path:
+    """Where `repos:<name>` repositories live: $QUARRY_REPOS_DIR, else <project>/build/repos."""
+    env = os.environ.get("QUARRY_REPOS_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    from codequarry.eval.beir import _checkout_root
+
+    project = _checkout_root() or Path.cwd()
+    return project / "build" / "repos"
 
 
 def tree_hash(root: Path, files: list[str]) -> str:
@@ -220,6 +290,20 @@ def resolve_repository(fx: Fixture, *, cache: Path | None = None) -> tuple[Path,
         source, warns = stdlib_root(raw, spec.get("version"))
         fx.warnings.extend(warns)
         info["python"] = ".".join(str(x) for x in sys.version_info[:3])
+    elif raw.startswith(REPOS_PREFIX):
+        name = raw[len(REPOS_PREFIX):].strip()
+        if not name or "/" in name or name in (".", ".."):
+            raise UserInputError(f"{fx.path}: 'repository.path' {raw!r} must be 'repos:<folder name>'")
+        source = repos_root() / name
+        if not source.is_dir():
+            raise UserInputError(
+                f"{fx.path}: repository {source} does not exist; fetch it with bench/fetch_repos.py "
+                f"(or set QUARRY_REPOS_DIR)"
+            )
+        if spec.get("source"):
+            info["source_package"] = spec["source"]
+        if spec.get("tree_hash"):
+            info["tree_hash_pinned"] = spec["tree_hash"]
     else:
         p = Path(raw).expanduser()
         source = (p if p.is_absolute() else fx.path.parent / p).resolve()
@@ -269,7 +353,7 @@ def missing_golds(fx: Fixture, chunks) -> list[tuple[str, Gold]]:
     out = []
     for q in fx.queries:
         for g in q.gold:
-            if not any(g.matches(c) for c in by_file.get(g.file, ())):
+            if g.name is not None and not any(g.matches(c) for c in by_file.get(g.file, ())):
                 out.append((q.id, g))
     return out
 

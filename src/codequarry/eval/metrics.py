@@ -104,6 +104,26 @@ def query_metrics(ranked: Sequence[Id], qrels: Qrels) -> dict[str, float]:
     return out
 
 
+# File-level metrics (repository fixtures): the result chunks' files in order of their best
+# chunk, judged against the gold files; reported with this prefix next to the definition-level ones.
+FILE_PREFIX = "file_"
+FILE_METRIC_NAMES = tuple(f"{FILE_PREFIX}{m}" for m in ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10"))
+
+
+def mean_available(per_query: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Mean of each metric over the queries that have it (a file-only query has no definition metrics).
+
+    The definition-level METRIC_NAMES are always present (0.0 without any query, as mean_metrics),
+    file-level ones only when some query has them."""
+    rows = list(per_query)
+    out: dict[str, float] = {}
+    for m in (*METRIC_NAMES, *FILE_METRIC_NAMES):
+        vals = [r[m] for r in rows if m in r]
+        if vals or m in METRIC_NAMES:
+            out[m] = sum(vals) / len(vals) if vals else 0.0
+    return out
+
+
 def mean_metrics(per_query: Iterable[Mapping[str, float]]) -> dict[str, float]:
     rows = list(per_query)
     if not rows:

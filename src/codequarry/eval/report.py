@@ -9,12 +9,56 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codequarry.eval.metrics import METRIC_NAMES, RECALL_KS
+from codequarry.eval.metrics import FILE_METRIC_NAMES, FILE_PREFIX, METRIC_NAMES, RECALL_KS
 
 HEADERS = {
     **{f"recall@{k}": f"R@{k}" for k in RECALL_KS},
     "mrr@10": "MRR@10", "ndcg@10": "nDCG@10", "map@100": "MAP@100",
 }
+HEADERS.update({m: "file " + HEADERS[m.removeprefix(FILE_PREFIX)] for m in FILE_METRIC_NAMES})
+
+
+def table_metrics(systems: list[dict]) -> tuple[str, ...]:
+    """File-level metrics first when the evaluation has them (repository fixtures), then the rest."""
+    files = tuple(m for m in FILE_METRIC_NAMES if any(m in s["metrics"] for s in systems))
+    return files + METRIC_NAMES
+
+
+def _group_cell(m: dict) -> str:
+    """One system on one group (category, language, fixture): the headline numbers."""
+    if "file_ndcg@10" in m:
+        defs = m.get("definition_queries", 1)
+        return f"{fmt(m['file_ndcg@10'])} / " + (f"{fmt(m['recall@1'])} / {fmt(m['recall@5'])}" if defs else "– / –")
+    return f"{fmt(m['ndcg@10'])} / {fmt(m['recall@10'])}"
+
+
+def _group_title(systems: list[dict]) -> str:
+    return ("file nDCG@10 / R@1 / R@5" if any("file_ndcg@10" in s["metrics"] for s in systems)
+            else "nDCG@10 / R@10")
+
+
+def group_rows(details: dict, key: str) -> list[list[str]]:
+    """Rows (group, repositories or queries, one cell per system) of a by_category / by_language /
+    by_fixture breakdown."""
+    systems = details["systems"]
+    groups = sorted({g for s in systems for g in s.get(key, {})})
+    rows = []
+    for g in groups:
+        cells = []
+        for s in systems:
+            m = s.get(key, {}).get(g)
+            if m is not None and key == "by_fixture":
+                m = {**m["metrics"], "definition_queries": m.get("definition_queries", 1)}
+            cells.append(_group_cell(m) if m else "–")
+        first = next(s[key][g] for s in systems if g in s.get(key, {}))
+        count = str(first.get("queries", 0))
+        if "repositories" in first:
+            count = f"{first['repositories']} / {count}"
+        extra = [first.get("language", "")] if key == "by_fixture" else []
+        rows.append([g, *extra, count, *cells])
+    return rows
+# The terminal's columns for a folder of repository fixtures.
+COMPACT_METRICS = ("file_ndcg@10", "file_recall@10", "recall@1", "recall@5", "ndcg@10", "mrr@10")
 # The compact set for combined tables (README).
 SUMMARY_METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100")
 
@@ -34,8 +78,8 @@ def result_json(details: dict, metrics: dict, primary: str) -> dict:
 def _system_cells(s: dict, base: dict | None, metrics=METRIC_NAMES) -> list[str]:
     cells = []
     for m in metrics:
-        v = s["metrics"][m]
-        cells.append(fmt(v) if base is None or base is s else f"{fmt(v)} ({fmt_delta(v - base['metrics'][m])})")
+        v = s["metrics"].get(m, 0.0)
+        cells.append(fmt(v) if base is None or base is s else f"{fmt(v)} ({fmt_delta(v - base['metrics'].get(m, 0.0))})")
     return cells
 
 
@@ -61,12 +105,17 @@ def _dataset_line(d: dict) -> str:
 
 
 def markdown(details: dict) -> str:
-    """Full report for one evaluation: the main table with deltas, then per category / language."""
+    """Full report for one evaluation: the main table with deltas, then per category / language
+    (and per fixture for a folder of fixtures)."""
     systems = details["systems"]
     base = systems[0] if systems else None
+    metrics = table_metrics(systems)
     out = [f"## {details['prefix']}", "", _dataset_line(details), ""]
-    header = ["system", *(HEADERS[m] for m in METRIC_NAMES), "p50 ms", "p95 ms", "q/s"]
-    rows = [[s["label"], *_system_cells(s, base), *_latency_cells(s)] for s in systems]
+    if details["dataset"].get("kind") == "fixtures":
+        out += [f"Macro-averaged over {len(details['dataset'].get('fixtures', []))} repositories "
+                "(each repository's mean counts once).", ""]
+    header = ["system", *(HEADERS[m] for m in metrics), "p50 ms", "p95 ms", "q/s"]
+    rows = [[s["label"], *_system_cells(s, base, metrics), *_latency_cells(s)] for s in systems]
     out.append(_md_table(header, rows))
     if len(systems) > 1:
         out += ["", f"Deltas in parentheses are against `{base['label']}`."]
@@ -75,21 +124,15 @@ def markdown(details: dict) -> str:
         out += ["", "Index: " + "; ".join(
             f"slot {slot} ({model}): {i.get('chunks', '?')} chunks, {i.get('seconds', 0):.1f}s "
             f"({i.get('embedded', 0)} embedded, {i.get('reused', 0)} reused)" for (slot, model), i in index.items())]
-    for key, title in (("by_category", "category"), ("by_language", "language")):
+    multi = details["dataset"].get("kind") == "fixtures"
+    for key, title in (("by_fixture", "repository"), ("by_category", "category"), ("by_language", "language")):
         groups = sorted({g for s in systems for g in s.get(key, {})})
-        if not groups or (key == "by_language" and len(groups) < 2 and "by_category" in systems[0]):
+        if not groups or (key == "by_language" and len(groups) < 2 and "by_category" in systems[0] and not multi):
             continue
-        out += ["", f"### nDCG@10 / R@10 by {title}", ""]
-        header = [title, "queries", *(s["label"] for s in systems)]
-        rows = []
-        for g in groups:
-            cells = []
-            for s in systems:
-                m = s.get(key, {}).get(g)
-                cells.append(f"{fmt(m['ndcg@10'])} / {fmt(m['recall@10'])}" if m else "–")
-            n = next((s[key][g]["queries"] for s in systems if g in s.get(key, {})), 0)
-            rows.append([g, str(n), *cells])
-        out.append(_md_table(header, rows))
+        out += ["", f"### {_group_title(systems)} by {title}", ""]
+        count = "repositories / queries" if multi and key != "by_fixture" else "queries"
+        header = [title, *(["language"] if key == "by_fixture" else []), count, *(s["label"] for s in systems)]
+        out.append(_md_table(header, group_rows(details, key)))
     warnings = details.get("warnings") or []
     if warnings:
         out += ["", *(f"> warning: {w}" for w in warnings)]
@@ -115,18 +158,37 @@ def print_table(details: dict, console=None) -> None:
     if console is None:
         console = Console()
         if not console.is_terminal:  # piped or captured: don't squeeze 12 columns into 80
-            console = Console(width=200)
+            console = Console(width=220)
     systems = details["systems"]
     base = systems[0] if systems else None
+    metrics = table_metrics(systems)
+    if details["dataset"].get("kind") == "fixtures":  # the headline columns; the Markdown has them all
+        metrics = COMPACT_METRICS
     table = Table(title=details["prefix"], caption=_dataset_line(details))
     table.add_column("system")
-    for m in METRIC_NAMES:
+    for m in metrics:
         table.add_column(HEADERS[m], justify="right")
     for h in ("p50 ms", "p95 ms", "q/s"):
         table.add_column(h, justify="right")
     for s in systems:
-        table.add_row(s["label"], *_system_cells(s, base), *_latency_cells(s))
+        table.add_row(s["label"], *_system_cells(s, base, metrics), *_latency_cells(s))
     console.print(table)
+    if details["dataset"].get("kind") == "fixtures":  # a single fixture keeps its breakdowns to the Markdown
+        for key, title in (("by_fixture", "repository"), ("by_language", "language"), ("by_category", "category")):
+            rows = group_rows(details, key)
+            if not rows:
+                continue
+            t = Table(title=f"{_group_title(systems)} by {title}")
+            t.add_column(title)
+            if key == "by_fixture":
+                t.add_column("language")
+            t.add_column("repos / queries" if details["dataset"].get("kind") == "fixtures" and key != "by_fixture"
+                         else "queries", justify="right")
+            for s in systems:
+                t.add_column(s["label"], justify="right")
+            for r in rows:
+                t.add_row(*r)
+            console.print(t)
     for w in details.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {w}")
 

@@ -19,16 +19,22 @@ _LONE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class FusionWeights:
-    # Share of the lexical leg in the convex combination, per query type.
-    # bench/fusion_sweep.py (MiniLM, dev halves only): words=0.25 is the largest share
-    # that keeps CoSQA dev at or above dense alone (0.606 vs 0.603 nDCG@10) while the
-    # fixture dev rises from 0.631 (words=0) to 0.710; RRF scores 0.518 on CoSQA dev.
-    # Identifier-like queries score the same for any share in 0.3..1 because the
-    # exact-name boost decides them; 0.7 leaves the lexical leg in charge of the rest.
+    # Share of the lexical leg in the convex combination, per query type. Chosen on dev data
+    # (bench/ranking_tune.py, bench/fusion_sweep.py; MiniLM): for queries in words 0.25 is the
+    # largest share that keeps CoSQA dev hybrid near dense alone (0.35 lifts the stdlib fixture
+    # +0.028 but not the repositories, -0.002, and costs CoSQA 0.004 per 0.1); identifier-like
+    # queries take 0.85 (+0.004 repository file nDCG@10, +0.011 definition R@1 over 0.7).
     lexical_words: float = 0.25
-    lexical_identifier: float = 0.7
+    lexical_identifier: float = 0.85
     # Added to a candidate whose name/qualname equals an identifier-like query.
     exact_name_boost: float = 0.5
+    # Added on top when the whole qualname is the query, case and all (`Glob` the function over
+    # `IOFS.Glob` and `glob`); half of it when only the name is, case and all (`Context.JSON` finds
+    # `context.JSON` before `context.json`).
+    qualname_bonus: float = 0.1
+    # Added to a candidate named by a code-like word inside a longer query ("the ChoiceLoader class",
+    # "JsonFormatter formatBatch"). Off: no dev gain (4 such queries in the dev repositories).
+    embedded_name_boost: float = 0.0
 
 
 DEFAULT_WEIGHTS = FusionWeights()
@@ -79,6 +85,11 @@ def top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
+def is_identifier(query: str, names: dict[int, tuple[str, str]] | None) -> bool:
+    """Identifier-like (`parseHeader`, `Store.open`), or a lone word that names a candidate (`urlsplit`)."""
+    return is_identifier_query(query) or _names_a_candidate(query, names)
+
+
 def fuse(
     query: str,
     dense: dict[int, float],
@@ -91,11 +102,56 @@ def fuse(
     `names` maps candidate id → (name, qualname) for the exact-name boost; BEIR
     corpora have no names and pass None.
     """
-    identifier = is_identifier_query(query) or _names_a_candidate(query, names)
+    identifier = is_identifier(query, names)
     share = weights.lexical_identifier if identifier else weights.lexical_words
     scores = convex(dense, lexical, share)
-    if names and identifier:
+    return _boost_exact_names(query, scores, names, weights) if identifier else _boost_embedded(query, scores, names, weights)
+
+
+def fuse_lexical(
+    query: str,
+    lexical: dict[int, float],
+    names: dict[int, tuple[str, str]] | None = None,
+    weights: FusionWeights = DEFAULT_WEIGHTS,
+) -> dict[int, float]:
+    """The lexical mode on the hybrid's scale: min-max normalised BM25 plus the exact-name boost,
+    so the same ranking rules apply to it."""
+    scores = minmax(lexical)
+    if is_identifier(query, names):
+        return _boost_exact_names(query, scores, names, weights)
+    return _boost_embedded(query, scores, names, weights)
+
+
+def code_words(query: str) -> list[str]:
+    """The identifier-like words of a query in words (`ChoiceLoader`, `Logger::pushHandler`, `read_file`)."""
+    words = (w.strip(",.;:?!'\"`") for w in query.split())
+    return [w for w in words if w and is_identifier_query(w)]
+
+
+def _boost_embedded(query, scores, names, weights: FusionWeights) -> dict[int, float]:
+    if not (names and weights.embedded_name_boost):
+        return scores
+    found = code_words(query)
+    if found:
+        for i in scores:
+            if i in names and any(name_matches(w, *names[i]) for w in found):
+                scores[i] += weights.embedded_name_boost
+    return scores
+
+
+def _last_part(q: str) -> str:
+    return re.split(r"\.|::|#|->", q)[-1]
+
+
+def _boost_exact_names(query, scores, names, weights: FusionWeights) -> dict[int, float]:
+    if names:
+        q = query.strip().rstrip("()")
         for i in scores:
             if i in names and name_matches(query, *names[i]):
                 scores[i] += weights.exact_name_boost
+                if weights.qualname_bonus:  # case counts here: Go's Glob is not glob
+                    if names[i][1] == q:
+                        scores[i] += weights.qualname_bonus
+                    elif names[i][0] == _last_part(q):
+                        scores[i] += weights.qualname_bonus / 2
     return scores

@@ -10,7 +10,7 @@ from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.errors import CorruptIndexError, IndexMissingError, QuarryError, UserInputError
 from codequarry.locate import locate_index_dir
-from codequarry.search import filters, fusion, lexical, rules
+from codequarry.search import filters, fusion, lexical, ranking, rules
 from codequarry.store import vectors
 from codequarry.store.db import IndexDB, guarded, unusable_model_hint
 
@@ -134,33 +134,16 @@ class Searcher:
         filters.check_filters(langs, kinds, self.db.conn)  # here, so the warm server checks them too
         self._follow()
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
-        n = max(CANDIDATES, k)
+        dense, lex, chunks = self.candidates(query, max(CANDIDATES, k), mode, allowed)
+        return ranking.rank(query, mode, dense, lex, chunks, k, weights=weights or fusion.DEFAULT_WEIGHTS,
+                            rule_weights=rule_weights or rules.DEFAULT_RULES)
+
+    def candidates(self, query: str, n: int, mode: str = "hybrid", allowed: np.ndarray | None = None,
+                   ) -> tuple[dict[int, float], dict[int, float], dict]:
+        """(dense scores, lexical scores, chunks by id) of the legs `mode` uses: what ranking.rank ranks."""
         dense = self.dense(query, n, allowed) if mode in ("dense", "hybrid") else {}
         lex = self.lexical(query, n, allowed) if mode in ("lexical", "hybrid") else {}
-        chunks = self.db.chunks_by_id(dense.keys() | lex.keys())
-        if mode == "dense":
-            scores = dense
-        elif mode == "lexical":
-            scores = lex
-        else:
-            names = {i: (c.name, c.qualname) for i, c in chunks.items()}
-            scores = fusion.fuse(query, dense, lex, names, weights or fusion.DEFAULT_WEIGHTS)
-            scores = rules.apply_rules(scores, chunks, rule_weights or rules.DEFAULT_RULES)
-        results = []
-        seen: set[tuple[str, str]] = set()
-        for i, s in fusion.top(scores, len(scores)):
-            c = chunks.get(i)
-            if c is None:  # a stale slot's vector for a chunk a later run removed
-                continue
-            # Windows of one long definition share its qualname: show the definition once.
-            if (c.file, c.qualname) in seen:
-                continue
-            seen.add((c.file, c.qualname))
-            sources = {leg: d[i] for leg, d in (("dense", dense), ("lexical", lex)) if i in d}
-            results.append(SearchResult(c, s, sources))
-            if len(results) == k:
-                break
-        return results
+        return dense, lex, self.db.chunks_by_id(dense.keys() | lex.keys())
 
     def close(self) -> None:
         self.db.close()

@@ -9,6 +9,7 @@ matches more strongly than its parts.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|$)|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -17,6 +18,46 @@ STOPWORDS = frozenset(
     "a an the of to in on for and or is are be by with as at it this that from how do i "
     "what which when where can does my we you get use using".split()
 )
+
+
+_VOWELS = frozenset("aeiouy")
+# Words whose -ed/-ing/-s is not an inflection (so `embedding` and `embed` meet at `embed`).
+_KEEP = frozenset("embed string thing nothing something anything everything during ping ring king bring".split())
+
+
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
+    """A light, code-minded stemmer: plural, -ing, -ed and agent -er, a final -e, -y → -i.
+
+    It aims at consistency rather than linguistics, so the forms of one identifier
+    stem meet: parse/parses/parsed/parsing/parser → `pars` (so `parse config` meets
+    `ConfigParser`), handle/handler/handled → `handl`, query/queries → `queri`,
+    embed/embedding/embedded → `embed`. Short tokens (< 4 letters) and tokens with
+    digits are kept as they are.
+    """
+    t = token
+    if len(t) < 4 or not t.isalpha() or t in _KEEP:
+        return t
+    if t.endswith("ies") and len(t) > 4:
+        t = t[:-3] + "i"
+    elif t.endswith("sses"):
+        t = t[:-2]
+    elif t.endswith("s") and not t.endswith(("ss", "us", "is")):
+        t = t[:-1]
+    if t in _KEEP:
+        return t
+    for suffix in ("ing", "ed"):
+        base = t[: -len(suffix)]
+        if t.endswith(suffix) and len(base) >= 3 and _VOWELS.intersection(base) and not base.endswith("e"):
+            t = base[:-1] if len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz" else base
+            break
+    if t.endswith("er") and len(t) >= 5 and _VOWELS.intersection(t[:-2]):
+        t = t[:-2]
+    if len(t) >= 4 and t.endswith("e") and not t.endswith("ee"):
+        t = t[:-1]
+    if len(t) > 3 and t.endswith("y"):
+        t = t[:-1] + "i"
+    return t
 
 
 def split_identifier(ident: str) -> list[str]:
@@ -32,7 +73,8 @@ def tokenize(text: str, *, keep_whole: bool = True, stopwords: frozenset[str] = 
         ident = m.group(0)
         parts = split_identifier(ident)
         out.extend(p for p in parts if p not in stopwords)
-        whole = ident.lower().strip("_")
+        # `parse_config` and `parseConfig` are one identifier: the whole form drops underscores.
+        whole = ident.lower().replace("_", "")
         if keep_whole and len(parts) > 1 and whole:
             out.append(whole)
     return out

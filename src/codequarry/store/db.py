@@ -21,6 +21,7 @@ from codequarry.domain import Chunk
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, IndexMissingError, QuarryError, StorageError,
                                UserInputError)
 from codequarry.locate import DB_NAME
+from codequarry.search import lexical
 from codequarry.store.migrations import MIGRATIONS
 
 FORMAT = "codequarry-index"
@@ -115,8 +116,20 @@ class IndexDB:
         if not tables:
             with self.transaction():
                 self.set_meta("format", FORMAT)
+                self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
         if self.get_meta("format") != FORMAT:
             raise IndexMismatchError(f"{self.path} is not a codequarry index")
+        if not readonly and self.get_meta("lexical_version") != lexical.LEXICAL_VERSION:
+            self._rebuild_lexical()
+
+    def _rebuild_lexical(self) -> None:
+        """The lexical rows are tokenised in Python: when how they are made changes (a migration,
+        LEXICAL_VERSION), refill them from the chunks, once, in one transaction."""
+        with self.transaction():
+            if self.get_meta("lexical_version") == lexical.LEXICAL_VERSION:
+                return  # another process rebuilt it while we waited for the lock
+            lexical.rebuild(self.conn, self.iter_chunks())
+            self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
 
     def transaction(self):
         return _Transaction(self.conn)
@@ -170,22 +183,22 @@ class IndexDB:
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
 
     def reset_lexical(self) -> None:
-        """Empty the lexical index by recreating it (same definition as migration 001), for runs that
+        """Empty the lexical index by recreating it (the lexical module's one definition), for runs that
         re-add every chunk: deleting rows one by one costs more and leaves FTS5's old segments,
         with any damage in them, in place."""
         self.conn.execute("DROP TABLE lexical")
-        self.conn.execute("CREATE VIRTUAL TABLE lexical USING fts5(names, body, tokenize = \"unicode61 tokenchars '_'\")")
+        lexical.create_table(self.conn)
 
     def add_file(
         self, path: str, language: str | None, size: int, mtime_ns: int, hash_: str,
-        chunks: list[Chunk], text_hashes: list[str], lexical_rows: list[tuple[str, str]],
+        chunks: list[Chunk], text_hashes: list[str], lexical_rows: list[tuple[str, ...]],
     ) -> None:
         cur = self.conn.execute(
             "INSERT INTO files (path, language, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)",
             (path, language, size, mtime_ns, hash_),
         )
         file_id = cur.lastrowid
-        for chunk, th, (names, body) in zip(chunks, text_hashes, lexical_rows):
+        for chunk, th, fields in zip(chunks, text_hashes, lexical_rows):
             cid = self.conn.execute(
                 "INSERT INTO chunks (file_id, language, kind, name, qualname, signature, doc, parent, "
                 "line_start, line_end, code, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -193,7 +206,7 @@ class IndexDB:
                  chunk.doc, chunk.parent, chunk.line_start, chunk.line_end, chunk.code, th),
             ).lastrowid
             self.conn.executemany("INSERT INTO calls VALUES (?, ?)", [(cid, c) for c in chunk.calls])
-            self.conn.execute("INSERT INTO lexical (rowid, names, body) VALUES (?, ?, ?)", (cid, names, body))
+            lexical.insert_rows(self.conn, [(cid, fields)])
 
     # -- staging: parsed files wait in a scratch database until the run's final transaction ---
     # A file of its own, deleted after each run, so the index never keeps the free pages.

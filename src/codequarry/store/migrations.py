@@ -84,6 +84,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "005_lexical_fields",
+        """
+        -- The lexical leg gets one column per field (search/lexical.py COLUMNS) so each is weighed
+        -- on its own. Rows are tokenised in Python, so IndexDB refills the new table from the
+        -- chunks right after this migration (meta lexical_version), with no re-embedding.
+        DROP TABLE lexical;
+        CREATE VIRTUAL TABLE lexical USING fts5(name, qualname, path, signature, doc, body,
+                                                tokenize = "unicode61 tokenchars '_'");
+        DELETE FROM meta WHERE key = 'lexical_version';
+        """,
+    ),
+    (
         "006_vector_checksums",
         """
         -- The slot's current FAISS file is checked against this digest on every load

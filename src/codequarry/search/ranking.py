@@ -1,0 +1,50 @@
+"""From the legs' candidates to the results: fusion, ranking rules, one result per definition.
+
+A pure function of plain data, so the Searcher, the evaluation harness and the
+bench (which replays cached candidates under many settings) rank identically.
+"""
+
+from __future__ import annotations
+
+from codequarry.domain import Chunk, SearchResult
+from codequarry.search import fusion, rules
+
+
+def rank(
+    query: str,
+    mode: str,
+    dense: dict[int, float],
+    lexical: dict[int, float],
+    chunks: dict[int, Chunk],
+    k: int,
+    *,
+    weights: fusion.FusionWeights = fusion.DEFAULT_WEIGHTS,
+    rule_weights: rules.RuleWeights = rules.DEFAULT_RULES,
+) -> list[SearchResult]:
+    """The best k results. `dense` mode is the bare dense leg (for measuring it); `lexical` and
+    `hybrid` put their scores on one scale and apply the same ranking rules."""
+    if mode == "dense":
+        scores = dense
+    else:
+        names = {i: (c.name, c.qualname) for i, c in chunks.items()}
+        if mode == "lexical":
+            scores = fusion.fuse_lexical(query, lexical, names, weights)
+        else:
+            scores = fusion.fuse(query, dense, lexical, names, weights)
+        info = rules.QueryInfo.of(query, fusion.is_identifier(query, names))
+        scores = rules.apply_rules(scores, chunks, rule_weights, info)
+    results = []
+    seen: set[tuple[str, str]] = set()
+    for i, s in fusion.top(scores, len(scores)):
+        c = chunks.get(i)
+        if c is None:
+            continue
+        # Windows of one long definition share its qualname: show the definition once.
+        if (c.file, c.qualname) in seen:
+            continue
+        seen.add((c.file, c.qualname))
+        sources = {leg: d[i] for leg, d in (("dense", dense), ("lexical", lexical)) if i in d}
+        results.append(SearchResult(c, s, sources))
+        if len(results) == k:
+            break
+    return results
