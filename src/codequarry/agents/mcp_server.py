@@ -177,7 +177,7 @@ def build_server(repo: Path | None = None, index_dir: Path | None = None):
     from codequarry import __version__
 
     session = _Session(repo, index_dir)
-    server = MCPServer("codequarry", instructions=INSTRUCTIONS, version=__version__)
+    server = MCPServer("codequarry", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
     ro = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
     def tool(fn):
