@@ -78,6 +78,10 @@ def watch_command(path, debounce_ms, model, index_dir, as_json) -> None:
             click.echo(f"quarry: error: {run.error}", err=True)
             return
         s = run.stats
+        if not run.changed:  # the first run, before watching
+            click.echo(f"indexed {s.files_seen} files in {run.seconds:.2f}s: {s.files_parsed} parsed, "
+                       f"{s.chunks} chunks; watching for changes")
+            return
         click.echo(f"re-indexed {len(run.changed)} changed path(s) in {run.seconds:.2f}s: "
                    f"{s.files_parsed} parsed, {s.files_removed} removed, {s.chunks_new} new chunks")
 
