@@ -26,6 +26,7 @@ TOKEN_CHARS = 4
 CALLEE_WEIGHT = 0.6  # what a seed calls is usually needed to understand it
 CALLER_WEIGHT = 0.4  # who calls it shows how it is used; often many, each less telling
 DEFAULT_SEEDS = 8
+FILL_RESULTS = 50  # search results past the seeds fill what budget the seeds and their neighbours leave
 MAX_NEIGHBOURS = 12  # per seed and direction: a function called from 200 places does not flood the budget
 HEADER_TOKENS = 12  # the Markdown heading and code fence around each item
 
@@ -119,7 +120,7 @@ def _gather(searcher, query: str, budget: int, seeds: int) -> Gathered:
     from codequarry.graph.query import callees, callers
 
     db = searcher.db
-    results = searcher.search(query, seeds)
+    results = searcher.search(query, max(seeds, FILL_RESULTS))
     found: dict[tuple[str, int], _Candidate] = {}
 
     def add(symbol, score: float, why: str) -> None:
@@ -135,6 +136,9 @@ def _gather(searcher, query: str, budget: int, seeds: int) -> Gathered:
     for rank, r in enumerate(results, 1):
         seed_score = 1.0 / rank  # rank, not the fused score: scores of different modes are not comparable
         ch = r.chunk
+        if rank > seeds:  # past the seeds: search results alone, to fill a budget the graph leaves room in
+            add(_as_symbol(ch), seed_score, f"search #{rank}")
+            continue
         try:
             out_groups = callees(f"{ch.file}:{ch.line_start}", db=db)
             in_groups = callers(f"{ch.file}:{ch.line_start}", db=db)
@@ -162,6 +166,7 @@ def _gather(searcher, query: str, budget: int, seeds: int) -> Gathered:
             # A class after some of its methods: it replaces them (no line shown twice).
             kept = [k for k in kept if k not in inside]
             used -= sum(k.tokens for k in inside)
+            c.why.extend(w for k in inside for w in k.why if w not in c.why)  # why its methods were wanted
             kept.append(_item(c, code, cost, False))
             used += cost
         elif not kept and budget > HEADER_TOKENS:  # the best seed alone is over budget: its head
@@ -174,6 +179,13 @@ def _gather(searcher, query: str, budget: int, seeds: int) -> Gathered:
             left_out += 1
     kept.sort(key=lambda i: (i.file, i.line))
     return Gathered(query, budget, used, tuple(kept), left_out)
+
+
+def _as_symbol(chunk):
+    from codequarry.graph.model import Symbol
+
+    return Symbol(chunk.file, chunk.line_start, chunk.line_end, chunk.name, chunk.qualname, chunk.kind,
+                  chunk.language, chunk.signature)
 
 
 def _strongest(edges, end):
