@@ -136,3 +136,16 @@ def test_read_lines_confined(tmp_path):
     for bad in ("../a.py", "/etc/passwd", "sub/../../x", "~/x"):
         with pytest.raises(UserInputError):
             read_lines(tmp_path, bad)
+
+
+def test_a_running_server_sees_a_new_index_generation(indexed):
+    async def body(session):
+        before = _text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
+        (indexed / "extra.py").write_text("def brand_new_helper():\n    return 42\n")
+        await anyio.to_thread.run_sync(lambda: index_repository(indexed, model="hash"))
+        after = _text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
+        return before, after
+
+    before, after = _session(indexed, body)
+    assert "extra.py" not in before
+    assert after.splitlines()[0].startswith("extra.py:1-2  brand_new_helper")

@@ -101,3 +101,32 @@ def test_temp_files_do_not_trigger_runs(watching):
     (repo / ".quarry" / "scratch").write_text("x")
     time.sleep(1.0)
     assert len(runs) == before
+
+
+def test_cli_watch_json_lines(sample_repo):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    proc = subprocess.Popen([sys.executable, "-m", "codequarry.cli", "watch", str(sample_repo), "--model", "hash",
+                             "--debounce", "100", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": src})
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["changed"] == [] and first["error"] is None and first["stats"]["files_parsed"] == 5
+        time.sleep(0.5)
+        (sample_repo / "store.py").write_text("def only_this():\n    return 1\n")
+        second = json.loads(proc.stdout.readline())
+        assert second["changed"] == ["store.py"] and second["stats"]["files_parsed"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cli_watch_bad_path_is_one_line(tmp_path):
+    from conftest import run_cli
+
+    out = run_cli("watch", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
