@@ -130,3 +130,49 @@ def test_cli_watch_bad_path_is_one_line(tmp_path):
 
     out = run_cli("watch", str(tmp_path / "nope"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_git_checkout_of_another_branch(watching):
+    import shutil
+    import subprocess
+
+    from codequarry.graph.status import status
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    repo, runs = watching
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q", "-b", "main")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", ":!.quarry")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "base")
+    git("checkout", "-qb", "other")
+    (repo / "store.py").unlink()
+    (repo / "lib").mkdir()
+    for i in range(200):
+        (repo / "lib" / f"m{i}.py").write_text(f"def branch_only_{i}():\n    return {i}\n")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", ":!.quarry")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "other")
+    _eventually(lambda: _files_matching(repo, "branch_only_199") == {"lib/m199.py"}, "branch indexed")
+
+    git("checkout", "-q", "main")  # 200 files gone, store.py back, in one go
+    _eventually(lambda: _files_matching(repo, "retry_failed_uploads") == {"store.py"}
+                and not _files_matching(repo, "branch_only_7"), "checkout back followed")
+    time.sleep(0.5)
+    st = status(repo=repo)
+    assert not st.behind, (st.new_files, st.changed_files, st.deleted_files)
+    assert all(r.error is None for r in runs)
+
+
+def test_mcp_and_watch_name_the_extra_when_missing(monkeypatch, tmp_path):
+    import sys
+
+    from codequarry.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # an import of it now fails
+    with pytest.raises(MissingExtraError, match=r"codequarry\[agents\]"):
+        watch(tmp_path)
+    monkeypatch.setitem(sys.modules, "mcp", None)
+    from codequarry.agents.mcp_server import build_server
+
+    with pytest.raises(MissingExtraError, match=r"codequarry\[agents\]"):
+        build_server(tmp_path)
