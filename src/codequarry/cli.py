@@ -235,6 +235,9 @@ def _register_commands() -> None:
         ("codequarry.graph.command", "impact_command"),
         ("codequarry.graph.command", "trace_command"),
         ("codequarry.graph.command", "status_command"),
+        ("codequarry.agents.command", "gather_command"),
+        ("codequarry.agents.command", "mcp_command"),
+        ("codequarry.agents.command", "watch_command"),
     ):
         main.add_command(getattr(importlib.import_module(module), attr))
 
