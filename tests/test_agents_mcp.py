@@ -77,7 +77,10 @@ def test_calls_every_tool(indexed):
         assert not result.is_error, (name, _text(result))
     search = _text(got["search"])
     assert search.splitlines()[0].startswith("store.py:13-16  UploadStore.retry_failed_uploads  (method")
-    assert "def upload" not in search  # compact: a snippet, not the file
+    # Compact: each hit is a header and a short snippet, never its whole code (the method's last
+    # line, `self.upload(item)`, is past the snippet).
+    assert "self.upload(item)" not in search and "return open(path" not in search, search
+    assert all(len(line) < 200 for line in search.splitlines())
     assert "store.py:16  UploadStore.retry_failed_uploads  [resolved" in _text(got["callers"])
     assert "self.upload -> store.py:18 UploadStore.upload" in _text(got["callees"])
     assert "tests/test_store.py:1  test_open" in _text(got["impact"]) and "[test]" in _text(got["impact"])
