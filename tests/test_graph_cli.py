@@ -106,3 +106,15 @@ def test_status_sees_the_files_the_indexer_takes(sample_repo):
     st = status(repo=sample_repo)
     assert (st.new_files, st.changed_files, st.deleted_files) == ((), (), ())
     assert not st.behind
+
+
+def test_graph_output_escapes_terminal_controls_from_indexed_names(tmp_path):
+    """A file name carrying an escape sequence is shown escaped, never sent to the terminal raw."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "evil\x1b]0;pwned\x07.py").write_text("def target():\n    return 1\n\n\ndef caller():\n    return target()\n")
+    index_repository(repo, model="hash")
+    out = run_cli("callers", "target", "--repo", str(repo))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "evil\\x1b]0;pwned\\x07.py" in out.stdout

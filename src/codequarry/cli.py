@@ -14,14 +14,8 @@ import click
 
 from codequarry import __version__
 
-_repo_option = click.option(
-    "--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
-    help="Repository root (default: the indexed repository containing the current directory).",
-)
-_index_dir_option = click.option(
-    "--index-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="QUARRY_INDEX_DIR",
-    help="Where the index lives (default: <repo>/.quarry).",
-)
+from codequarry.options import index_dir_option as _index_dir_option
+from codequarry.options import repo_option as _repo_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

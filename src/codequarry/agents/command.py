@@ -12,14 +12,9 @@ from pathlib import Path
 
 import click
 
-_repo_option = click.option(
-    "--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
-    help="Repository root (default: the indexed repository containing the current directory).",
-)
-_index_dir_option = click.option(
-    "--index-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="QUARRY_INDEX_DIR",
-    help="Where the index lives (default: <repo>/.quarry).",
-)
+from codequarry.terminal import printable
+from codequarry.options import index_dir_option as _index_dir_option
+from codequarry.options import repo_option as _repo_option
 
 
 @click.command("gather")
@@ -40,7 +35,7 @@ def gather_command(query, tokens, seeds, slot, repo, index_dir, as_json) -> None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return
-    click.echo(result.to_markdown(), nl=False)
+    click.echo(printable(result.to_markdown()), nl=False)  # quoted code must not drive the terminal
 
 
 @click.command("mcp")

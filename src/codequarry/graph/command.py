@@ -7,19 +7,18 @@ the result: `file:line` for people, `--json` for agents.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
-_repo_option = click.option(
-    "--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
-    help="Repository root (default: the indexed repository containing the current directory).",
-)
-_index_dir_option = click.option(
-    "--index-dir", type=click.Path(path_type=Path, file_okay=False), default=None, envvar="QUARRY_INDEX_DIR",
-    help="Where the index lives (default: <repo>/.quarry).",
-)
+from codequarry.terminal import printable_line
+from codequarry.options import index_dir_option as _index_dir_option
+from codequarry.options import repo_option as _repo_option
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _say(line: str) -> None:
+    """Human output quotes names and paths from indexed files: never let them drive the terminal."""
+    click.echo(printable_line(line))
 
 
 def _echo_json(value) -> None:
@@ -49,11 +48,11 @@ def callers_command(name, repo, index_dir, as_json) -> None:
         return
     for g in groups:
         s = g.symbol
-        click.echo(f"{s.qualname}  {s.location}  ({s.kind})")
+        _say(f"{s.qualname}  {s.location}  ({s.kind})")
         if not g.edges:
-            click.echo("  no callers found")
+            _say("  no callers found")
         for e in g.edges:
-            click.echo(f"  {e.caller.file}:{e.line}  {e.caller.qualname}  {_called(e)}  {_edge_tag(e)}")
+            _say(f"  {e.caller.file}:{e.line}  {e.caller.qualname}  {_called(e)}  {_edge_tag(e)}")
 
 
 @click.command("callees")
@@ -76,12 +75,12 @@ def callees_command(name, only_resolved, repo, index_dir, as_json) -> None:
         return
     for g in groups:
         s = g.symbol
-        click.echo(f"{s.qualname}  {s.location}  ({s.kind})")
+        _say(f"{s.qualname}  {s.location}  ({s.kind})")
         if not g.edges:
-            click.echo("  calls nothing")
+            _say("  calls nothing")
         for e in g.edges:
             where = f"{e.target.location} {e.target.qualname}" if e.target else "-"
-            click.echo(f"  {s.file}:{e.line}  {_called(e)} -> {where}  {_edge_tag(e)}")
+            _say(f"  {s.file}:{e.line}  {_called(e)} -> {where}  {_edge_tag(e)}")
 
 
 @click.command("impact")
@@ -103,15 +102,15 @@ def impact_command(name, depth, include_ambiguous, repo, index_dir, as_json) -> 
         return
     for r in results:
         s = r.symbol
-        click.echo(f"impact of {s.qualname}  {s.location}  (depth {r.depth})")
+        _say(f"impact of {s.qualname}  {s.location}  (depth {r.depth})")
         if not r.nodes:
-            click.echo("  no callers found")
+            _say("  no callers found")
         for n in r.nodes:
             mark = "  [test]" if n.test else ""
-            click.echo(f"  {n.depth}  {n.symbol.location}  {n.symbol.qualname}  "
+            _say(f"  {n.depth}  {n.symbol.location}  {n.symbol.qualname}  "
                        f"calls {n.via.qualname} at {n.symbol.file}:{n.line}  ({n.confidence:.2f}){mark}")
         tests = r.tests
-        click.echo(f"  tests reaching it: {len(tests)}" + (
+        _say(f"  tests reaching it: {len(tests)}" + (
             "" if not tests else "  " + ", ".join(f"{t.symbol.location} {t.symbol.qualname}" for t in tests[:10])))
 
 
@@ -130,14 +129,14 @@ def trace_command(source, target, repo, index_dir, as_json) -> None:
         _echo_json([p.to_json() for p in paths])
         return
     if not paths:
-        click.echo(f"no call path from {source} to {target}")
+        _say(f"no call path from {source} to {target}")
         return
     for i, p in enumerate(paths, 1):
         state = "certain" if p.certain else "through ambiguous calls"
-        click.echo(f"path {i} ({len(p.steps) - 1} calls, {state}, confidence {p.confidence:.2f}):")
-        click.echo(f"  {p.steps[0].location}  {p.steps[0].qualname}")
+        _say(f"path {i} ({len(p.steps) - 1} calls, {state}, confidence {p.confidence:.2f}):")
+        _say(f"  {p.steps[0].location}  {p.steps[0].qualname}")
         for step, before, line in zip(p.steps[1:], p.steps, p.lines):
-            click.echo(f"  -> {before.file}:{line} calls {step.qualname}  ({step.location})")
+            _say(f"  -> {before.file}:{line} calls {step.qualname}  ({step.location})")
 
 
 @click.command("status")
@@ -154,22 +153,22 @@ def status_command(no_walk, repo, index_dir, as_json) -> None:
         _echo_json(st.to_json())
         return
     langs = ", ".join(f"{lang} {n}" for lang, n in st.chunks_by_language)
-    click.echo(f"repository  {st.repo}")
-    click.echo(f"index       {st.index_dir}  ({st.index_bytes / 1e6:.1f} MB)")
-    click.echo(f"files       {st.files}")
-    click.echo(f"chunks      {st.chunks}  ({langs})")
+    _say(f"repository  {st.repo}")
+    _say(f"index       {st.index_dir}  ({st.index_bytes / 1e6:.1f} MB)")
+    _say(f"files       {st.files}")
+    _say(f"chunks      {st.chunks}  ({langs})")
     for s in st.slots:
         mark = "*" if s.default else " "
-        click.echo(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {'stale' if s.stale else 'up to date'}")
-    click.echo(f"last run    {st.last_run or 'unknown'}")
-    click.echo("call edges  " + (", ".join(f"{k} {v}" for k, v in st.edges) or "none"))
+        _say(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {'stale' if s.stale else 'up to date'}")
+    _say(f"last run    {st.last_run or 'unknown'}")
+    _say("call edges  " + (", ".join(f"{k} {v}" for k, v in st.edges) or "none"))
     if no_walk:
         return
     if not st.behind:
-        click.echo("up to date with the working tree")
+        _say("up to date with the working tree")
         return
-    click.echo(f"behind the working tree: {len(st.new_files)} new, {len(st.changed_files)} changed, "
+    _say(f"behind the working tree: {len(st.new_files)} new, {len(st.changed_files)} changed, "
                f"{len(st.deleted_files)} deleted; run 'quarry index'")
     for label, paths in (("new", st.new_files), ("changed", st.changed_files), ("deleted", st.deleted_files)):
         for p in paths[:10]:
-            click.echo(f"  {label:<8}{p}")
+            _say(f"  {label:<8}{p}")
