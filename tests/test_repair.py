@@ -358,3 +358,20 @@ def test_force_rebuilds_the_lexical_index_from_scratch(sample_repo):
     conn.execute("INSERT INTO lexical(lexical) VALUES('integrity-check')")  # raises if any damage is left
     conn.close()
     assert _top(sample_repo, "retry_failed_uploads", mode="lexical")[0][1] == "UploadStore.retry_failed_uploads"
+
+
+def test_the_warm_server_follows_a_repair_that_replaces_the_database(sample_repo):
+    """`--force` rebuilds a damaged index.db as a new file: a running server must read the new one,
+    not go on answering from (or failing on) the file it opened first."""
+    from codequarry.serve.server import WarmIndex
+
+    index_repository(sample_repo, model="hash")
+    warm = WarmIndex(sample_repo / ".quarry", encoder=HashingEncoder())
+    try:
+        _smash_root_page(sample_repo, "chunks")
+        (sample_repo / "quota.py").write_text("def enforce_upload_quota(user):\n    return user.quota\n")
+        index_repository(sample_repo, model="hash", force=True)
+        reply = warm.search(parse_search_request({"query": "enforce upload quota", "mode": "lexical", "k": 3}))
+        assert reply["results"][0]["qualname"] == "enforce_upload_quota"
+    finally:
+        warm.close()

@@ -38,6 +38,7 @@ from typing import Callable
 from codequarry import __version__
 from codequarry.errors import CorruptIndexError, QuarryError, UserInputError
 from codequarry.search.searcher import Searcher
+from codequarry.locate import DB_NAME
 from codequarry.serve import SERVER_FILE
 from codequarry.serve.client import TOKEN_HEADER, verified_server
 from codequarry.serve.pool import DeadlineReader, PooledHTTPServer
@@ -123,6 +124,7 @@ class WarmIndex:
         self.real_dir = os.path.realpath(self.folder)
         self._local = threading.local()
         self._local.db = self.db
+        self._local.inode = _inode(self.folder / DB_NAME)
         self._dbs = [self.db]
         self._lock = threading.Lock()  # the dicts and the counter below
         self._load_lock = threading.Lock()  # one load of a model or vector file at a time
@@ -140,6 +142,15 @@ class WarmIndex:
 
     def _conn(self):
         db = getattr(self._local, "db", None)
+        # `quarry index --force` repairs a damaged index by replacing index.db: a connection to the
+        # old file would go on answering from it, so a thread reopens when the file is another.
+        inode = _inode(self.folder / DB_NAME)
+        if db is not None and inode is not None and getattr(self._local, "inode", inode) != inode:
+            with self._lock:
+                if db in self._dbs:
+                    self._dbs.remove(db)
+            db.close()
+            db = None
         if db is None:
             from codequarry.store.db import IndexDB
 
@@ -147,6 +158,7 @@ class WarmIndex:
             db = self._local.db = IndexDB(self.folder, readonly=True)
             with self._lock:
                 self._dbs.append(db)
+        self._local.inode = inode
         return db
 
     def _loaded(self, cache: dict, key, load: Callable[[], object]):
@@ -171,14 +183,15 @@ class WarmIndex:
     def _vectors_of(self, slot: dict):
         from codequarry.store import vectors
 
-        name, generation = slot["name"], slot["generation"]
+        # The checksum is part of the key: a repaired index can reuse a generation number.
+        name, generation = slot["name"], (slot["generation"], slot["checksum"] or "")
         index = self._loaded(self._vectors, (name, generation),
-                             lambda: vectors.read(vectors.vector_path(self.folder, name, generation),
+                             lambda: vectors.read(vectors.vector_path(self.folder, name, slot["generation"]),
                                                      slot["checksum"], slot=name))
         with self._lock:
-            # Keep one generation per slot, the newest: requests still on an older one hold their own reference.
-            newest = max(g for n, g in self._vectors if n == name)
-            for key in [key for key in self._vectors if key[0] == name and key[1] < newest]:
+            # Keep one generation per slot, the one just asked for: requests still on an older one hold
+            # their own reference (and a late one reloads it once).
+            for key in [key for key in self._vectors if key[0] == name and key[1] != generation]:
                 del self._vectors[key]
         return index
 
@@ -219,6 +232,13 @@ class WarmIndex:
             dbs, self._dbs = self._dbs, []
         for db in dbs:
             db.close()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def _user_error(message: str) -> dict:
