@@ -112,12 +112,14 @@ def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo,
 
     with pytest.raises(KeyboardInterrupt):
         index_repository(sample_repo, encoder=Dying())
-    # Parsed files waited in a scratch database, never in the searchable tables; it is gone.
+    # Parsed files waited in a scratch database until the lexical phase committed them; it is gone.
     assert not (sample_repo / ".quarry" / "staging.db").exists()
     s = Searcher.open(sample_repo)
     assert [r.chunk.qualname for r in s.search("upload", k=5, mode="lexical")] == before
-    assert all(r.chunk.file != "extra.py" for r in s.search("extra_7", k=5, mode="lexical"))
+    # Progressive indexing: the interrupt came while embedding, after the lexical phase committed.
+    assert s.search("extra_7", k=1, mode="lexical")[0].chunk.file == "extra.py"
     resumed = index_repository(sample_repo, model="hash")
+    assert resumed.files_parsed == 0 and resumed.embedded == 600 - 256  # only what the interrupt left
     assert resumed.reused >= 256  # the first batch was committed before the interrupt
     assert not (sample_repo / ".quarry" / "staging.db").exists()
     assert Searcher.open(sample_repo).search("extra_7", k=1, mode="lexical")[0].chunk.name == "extra_7"
@@ -149,7 +151,8 @@ def test_kill_9_mid_index_leaves_previous_index_usable(sample_repo):
     s = Searcher.open(sample_repo)
     assert s.search("retry failed uploads", k=1)[0].chunk.name == "retry_failed_uploads"
     stats = index_repository(sample_repo, model="hash")
-    assert stats.files_parsed == 1 and stats.reused > 0
+    # The kill came while embedding, after the lexical phase had committed extra.py.
+    assert stats.files_parsed == 0 and stats.reused > 0 and stats.embedded < 2000
 
 
 def test_corrupt_and_foreign_indexes_are_refused(sample_repo, tmp_path):
