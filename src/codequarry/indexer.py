@@ -493,11 +493,16 @@ class _Publisher:
         current = db.slot(self.slot)
         gen = vectors.next_generation(db.folder, self.slot, current["generation"] if current else 0)
         width = vecs.shape[1] if len(vecs) else (self.truncate_dim or self.dim)
-        digest = vectors.write(vectors.build(ids, vecs, width), vectors.vector_path(db.folder, self.slot, gen))
-        total = db.chunk_count()
-        db.update_slot(self.slot, model=self.model, dim=self.dim, generation=gen,
-                       chunks_generation=db.chunks_generation, checksum=digest,
-                       embedded=None if len(ids) == total else len(ids))
+        path = vectors.vector_path(db.folder, self.slot, gen)
+        digest = vectors.write(vectors.build(ids, vecs, width), path)
+        try:
+            total = db.chunk_count()
+            db.update_slot(self.slot, model=self.model, dim=self.dim, generation=gen,
+                           chunks_generation=db.chunks_generation, checksum=digest,
+                           embedded=None if len(ids) == total else len(ids))
+        except BaseException:
+            path.unlink(missing_ok=True)  # nothing will point at it
+            raise
         return gen
 
     def commit(self, complete: bool) -> None:
