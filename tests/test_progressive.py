@@ -219,3 +219,29 @@ def test_index_background_returns_after_the_lexical_phase(sample_repo):
             assert time.time() < deadline
             time.sleep(0.2)
     assert again.embedded == 0 and again.files_parsed == 0
+
+
+def test_a_warm_server_picks_up_each_committed_batch(sample_repo, small_batches):
+    from codequarry.serve.search_request import SearchRequest
+    from codequarry.serve.server import WarmIndex
+
+    _extra(sample_repo)
+    index_repository(sample_repo, model="hash", background=False)  # an index the server can open
+    (sample_repo / "more.py").write_text("".join(f"def more_{i}(y):\n    return y - {i}\n\n" for i in range(40)))
+    warm = WarmIndex(sample_repo / ".quarry", encoder=HashingEncoder())
+    answers = []
+
+    class Watching(HashingEncoder):
+        def encode_passages(self, texts, progress=None):
+            r = warm.search(SearchRequest("more_7", k=3))
+            answers.append((r["complete"], r["vectors"], r["chunks"], r["results"][0]["name"]))
+            return super().encode_passages(texts, progress)
+
+    index_repository(sample_repo, encoder=Watching())
+    final = warm.search(SearchRequest("more_7", k=3))
+    assert len(answers) == 5  # 40 new chunk texts, batches of 8
+    assert all(not complete and name == "more_7" for complete, _v, _c, name in answers)
+    vectors_seen = [v for _c, v, _t, _n in answers]
+    assert vectors_seen == sorted(vectors_seen) and vectors_seen[0] < vectors_seen[-1] < answers[0][2]
+    assert (final["complete"], final["vectors"]) == (True, final["chunks"])
+    warm.close()

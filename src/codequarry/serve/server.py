@@ -208,8 +208,10 @@ class WarmIndex:
             searcher = self._searcher(db, slot)
             results = searcher.search(request.query, request.k, request.mode, langs=request.langs,
                                       kinds=request.kinds, path=request.path)
+            embedded, chunks = searcher.coverage()  # a progressive `quarry index` may still be embedding
             return {
                 "results": [r.to_json() for r in results], "warnings": list(searcher.warnings),
+                "complete": embedded >= chunks, "vectors": embedded, "chunks": chunks,
                 "slot": slot, "model": searcher.slot["model"],
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             }
