@@ -245,3 +245,13 @@ def test_a_warm_server_picks_up_each_committed_batch(sample_repo, small_batches)
     assert vectors_seen == sorted(vectors_seen) and vectors_seen[0] < vectors_seen[-1] < answers[0][2]
     assert (final["complete"], final["vectors"]) == (True, final["chunks"])
     warm.close()
+
+
+def test_a_run_with_nothing_to_embed_needs_no_model(sample_repo):
+    # The slot's model is not loadable here (vectors came from elsewhere); removing a file needs none.
+    index_repository(sample_repo, encoder=HashingEncoder(name="not-here"))
+    (sample_repo / "web" / "app.js").unlink()
+    stats = index_repository(sample_repo)
+    assert stats.files_removed == 1 and stats.embedded == 0
+    s = Searcher.open(sample_repo, encoder=HashingEncoder(name="not-here"))
+    assert s.coverage() == (stats.chunks, stats.chunks)

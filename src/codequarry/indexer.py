@@ -388,8 +388,13 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     if not changed and not slot_stale and not scan.touched and not unfinished:
         stats.chunks = db.chunk_count()
         return stats
-    encoder = loader.get()  # before the first commit: a model that does not load leaves the index as it was
-    dim = encoder.dim
+    encoder = None
+    if rebind or slot_info["dim"] is None:
+        # Before the first commit: a model that does not load leaves the index as it was.
+        encoder = loader.get()
+        dim = encoder.dim
+    else:  # a run with nothing new to embed (say files were only removed) needs no model
+        dim = slot_info["dim"]
     publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"])
 
     # Phase 1: everything but the missing vectors, in one transaction.
@@ -440,7 +445,8 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
         stats.chunks = db.chunk_count()
         return stats
     if missing or slot_now is None or slot_now["embedded"] is not None:
-        _embed(db, encoder, model_name, text_format, missing, stats, opts.progress, publish)
+        _embed(db, encoder, model_name, text_format, missing,
+               stats, opts.progress, publish, loader)
     stats.chunks = db.chunk_count()
     return stats
 
@@ -451,13 +457,15 @@ PUBLISH_SECONDS = 10.0
 
 
 def _embed(db: IndexDB, encoder: Encoder, model_name: str, text_format: str, missing: list[tuple[int, str]],
-           stats: IndexStats, progress: bool, publish: _Publisher) -> None:
+           stats: IndexStats, progress: bool, publish: _Publisher, loader: _Loader) -> None:
     texts: dict[str, str] = {}
     for start in range(0, len(missing), 500):
         part = missing[start : start + 500]
         found = db.chunks_by_id(cid for cid, _ in part)
         texts.update((h, chunk_text(found[cid], text_format)) for cid, h in part)
     order = sorted(texts, key=lambda h: len(texts[h]))  # length-sorted batches pad least
+    if order and encoder is None:
+        encoder = loader.get()
     last = time.monotonic()
     with progress_bar(f"Embedding with {model_name}", progress) as bar:
         for start in range(0, len(order), EMBED_BATCH):

@@ -6,7 +6,7 @@ index owner can read, so other local users cannot read code through it):
     GET  /health    → {"pid", "host", "port", "slot", "model", "index_dir", "index_id", "version",
                        "uptime_s", "searches"}; index_dir (a real path) and index_id are what a
                        client compares with its own index before it sends a query (verify.py)
-    POST /search    {query, k, mode, langs, kinds, path, slot} → {"results", "warnings", "slot", "model", "ms"}
+    POST /search    {query, k, mode, langs, kinds, path, slot} → {"results", "warnings", "complete", "vectors", "chunks", "slot", "model", "ms"}
     POST /shutdown  → {"ok": true}; the server exits and removes server.json
 
 Searches run in parallel on a fixed pool of threads (pool.py bounds threads,
