@@ -112,12 +112,14 @@ def test_failed_run_leaves_previous_index_and_keeps_paid_embeddings(sample_repo,
 
     with pytest.raises(KeyboardInterrupt):
         index_repository(sample_repo, encoder=Dying())
-    # Parsed files waited in a scratch database, never in the searchable tables; it is gone.
+    # Parsed files waited in a scratch database until the lexical phase committed them; it is gone.
     assert not (sample_repo / ".quarry" / "staging.db").exists()
     s = Searcher.open(sample_repo)
     assert [r.chunk.qualname for r in s.search("upload", k=5, mode="lexical")] == before
-    assert all(r.chunk.file != "extra.py" for r in s.search("extra_7", k=5, mode="lexical"))
+    # Progressive indexing: the interrupt came while embedding, after the lexical phase committed.
+    assert s.search("extra_7", k=1, mode="lexical")[0].chunk.file == "extra.py"
     resumed = index_repository(sample_repo, model="hash")
+    assert resumed.files_parsed == 0 and resumed.embedded == 600 - 256  # only what the interrupt left
     assert resumed.reused >= 256  # the first batch was committed before the interrupt
     assert not (sample_repo / ".quarry" / "staging.db").exists()
     assert Searcher.open(sample_repo).search("extra_7", k=1, mode="lexical")[0].chunk.name == "extra_7"
@@ -149,7 +151,8 @@ def test_kill_9_mid_index_leaves_previous_index_usable(sample_repo):
     s = Searcher.open(sample_repo)
     assert s.search("retry failed uploads", k=1)[0].chunk.name == "retry_failed_uploads"
     stats = index_repository(sample_repo, model="hash")
-    assert stats.files_parsed == 1 and stats.reused > 0
+    # The kill came while embedding, after the lexical phase had committed extra.py.
+    assert stats.files_parsed == 0 and stats.reused > 0 and stats.embedded < 2000
 
 
 def test_corrupt_and_foreign_indexes_are_refused(sample_repo, tmp_path):
@@ -230,9 +233,8 @@ def test_truncated_slot_keeps_the_first_dims(sample_repo):
     assert abs(float((q @ p.T)[0, 0]) - top.score) < 1e-5
 
 
-def test_embedding_starts_while_the_tree_is_still_being_parsed(tmp_path):
-    import threading
-
+def test_embedding_starts_after_the_lexical_phase_committed(tmp_path):
+    # Progressive indexing: every chunk is searchable (lexically) before the first batch is embedded.
     from codequarry.embed.encoder import HashingEncoder
 
     repo = tmp_path / "many"
@@ -240,23 +242,20 @@ def test_embedding_starts_while_the_tree_is_still_being_parsed(tmp_path):
         (repo / f"pkg{n % 10}").mkdir(parents=True, exist_ok=True)
         (repo / f"pkg{n % 10}" / f"mod{n}.py").write_text(
             "".join(f"def f{n}_{i}(x):\n    return x + {i}\n\n" for i in range(12)))
-    scanning_at_first_batch = []
+    seen_at_first_batch = []
 
     class Watching(HashingEncoder):
         def encode_passages(self, texts, progress=None):
-            if not scanning_at_first_batch:
-                scanning_at_first_batch.append(any(t.name == "quarry-scan" for t in threading.enumerate()))
-                # Parsed files wait on disk, in the scratch database, not in memory.
-                import sqlite3
-
-                staging = sqlite3.connect(repo / ".quarry" / "staging.db")
-                scanning_at_first_batch.append(staging.execute("SELECT count(*) FROM staged").fetchone()[0] >= 32)
+            if not seen_at_first_batch:
+                conn = sqlite3.connect(repo / ".quarry" / "index.db")  # what another process sees
+                seen_at_first_batch.append(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+                seen_at_first_batch.append(not (repo / ".quarry" / "staging.db").exists())
+                conn.close()
             return super().encode_passages(texts, progress)
 
     stats = index_repository(repo, encoder=Watching())
     assert stats.files_parsed == 200 and stats.embedded == stats.chunks == 2400
-    assert scanning_at_first_batch == [True, True]
-    assert not (repo / ".quarry" / "staging.db").exists()
+    assert seen_at_first_batch == [2400, True]
 
 
 def _broken_model(tmp_path):
@@ -340,7 +339,8 @@ def test_collection_spares_what_a_killed_run_paid_for(sample_repo):
     with pytest.raises(KeyboardInterrupt):
         index_repository(sample_repo, encoder=Dying())
     rows, live = _cache_rows(sample_repo)
-    assert rows == live + 256  # the first batch waits, unreferenced, for the next run
+    # The lexical phase committed extra.py's 600 chunks; of their vectors, the first batch is kept.
+    assert rows == live - 600 + 256
     stats = index_repository(sample_repo, model="hash")
     assert stats.reused >= 256 and stats.embedded == 600 - 256
     assert _cache_rows(sample_repo)[0] == _cache_rows(sample_repo)[1]

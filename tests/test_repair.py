@@ -235,14 +235,15 @@ def test_disk_full_in_the_final_transaction_leaves_the_index(sample_repo, monkey
     index_repository(sample_repo, model="hash")
     before = _top(sample_repo)
     (sample_repo / "extra.py").write_text("".join(f"def extra_{i}():\n    return {i}\n\n" for i in range(300)))
-    real_flush = indexer._Embedder.flush
+    real_update_graph = indexer.update_graph
 
-    def flush_then_fill_disk(self):
-        real_flush(self)
-        pages = self.db.conn.execute("PRAGMA page_count").fetchone()[0]
-        self.db.conn.execute(f"PRAGMA max_page_count = {pages}")
+    def update_graph_then_fill_disk(db, repo):
+        # Inside the lexical phase's transaction (its last writes, the slot's vectors, still to come).
+        real_update_graph(db, repo)
+        pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+        db.conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    monkeypatch.setattr(indexer._Embedder, "flush", flush_then_fill_disk)
+    monkeypatch.setattr(indexer, "update_graph", update_graph_then_fill_disk)
     with pytest.raises(StorageError, match="disk full"):
         index_repository(sample_repo, model="hash")
     monkeypatch.undo()

@@ -32,15 +32,21 @@ def main() -> None:
 @click.option("--max-bytes", type=int, default=1_000_000, show_default=True, help="Skip files larger than this.")
 @click.option("--exclude", multiple=True, help="Extra gitignore-style pattern to skip (repeatable).")
 @_index_dir_option
+@click.option("--wait/--background", default=True, show_default=True,
+              help="Block until every vector is embedded, or return once the index is searchable "
+                   "(lexically) and embed in a detached process.")
 @click.option("--json", "as_json", is_flag=True, help="Print statistics as JSON.")
-def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json) -> None:
+def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, wait, as_json) -> None:
     """Index (or incrementally update) the repository at PATH."""
     from codequarry.indexer import index_repository
 
     stats = index_repository(path, model=model, slot=slot, force=force, index_dir=index_dir,
-                             progress=not as_json, max_bytes=max_bytes, exclude=exclude)
+                             progress=not as_json, max_bytes=max_bytes, exclude=exclude, background=not wait)
     for note in stats.repaired:  # damage found and rebuilt: worth knowing even when all went well
         click.echo(f"quarry: repaired: {note}", err=True)
+    if stats.pending:
+        click.echo(f"quarry: note: searchable now (lexical); embedding {stats.pending:,} chunk texts in the "
+                   f"background (log: {Path(stats.index_dir) / 'background.log'})", err=True)
     if as_json:
         click.echo(json.dumps(stats.to_json(), indent=2))
         return
@@ -61,7 +67,10 @@ def index(path: Path, model, slot, force, max_bytes, exclude, index_dir, as_json
 @_index_dir_option
 @click.option("--files", "by_file", is_flag=True, help="Ranked files, each with its best definitions.")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of results, best first.")
-def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, by_file, as_json) -> None:
+@click.option("--json-object", "as_object", is_flag=True,
+              help='JSON object: {"complete", "vectors", "chunks", "results"} (complete is false while '
+                   "'quarry index' is still embedding; with --files, \"files\" instead of \"results\").")
+def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, by_file, as_json, as_object) -> None:
     """Search the index for QUERY (words or an identifier)."""
     from codequarry.search.files import CHUNK_DEPTH, rank_files
 
@@ -78,21 +87,44 @@ def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, by_fi
         for w in searcher.warnings:
             click.echo(f"quarry: warning: {w}", err=True)
         results = searcher.search(text, depth, mode, langs=langs, kinds=kinds, path=path_glob)
+        embedded, chunks = searcher.coverage()
+    else:
+        embedded, chunks = _coverage(repo, index_dir, slot)
+    complete = embedded >= chunks
+    if not complete and mode != "lexical":  # on stderr, so the JSON list on stdout stays as it was
+        why = "no vectors yet; results are lexical" if not embedded else "results are partly lexical"
+        click.echo(f"quarry: note: vectors for {embedded:,} of {chunks:,} chunks; {why} "
+                   "('quarry index' is still embedding or was stopped)", err=True)
+    files = rank_files(results, k) if by_file else None
+    rows = [f.to_json() for f in files] if files is not None else [r.to_json() for r in results]
+    if as_object:
+        click.echo(json.dumps({"complete": complete, "vectors": embedded, "chunks": chunks,
+                               "files" if by_file else "results": rows}, indent=2))
+        return
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
     if by_file:
-        files = rank_files(results, k)
-        if as_json:
-            click.echo(json.dumps([f.to_json() for f in files], indent=2))
-            return
         from codequarry.render import print_files
 
         print_files(files)
         return
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in results], indent=2))
-        return
     from codequarry.render import print_results
 
     print_results(results, text)
+
+
+def _coverage(repo, index_dir, slot) -> tuple[int, int]:
+    """(chunks with vectors, chunks) of the slot a warm server answered from."""
+    from codequarry.locate import locate_index_dir
+    from codequarry.search.searcher import coverage
+    from codequarry.store.db import IndexDB
+
+    db = IndexDB(locate_index_dir(repo, index_dir))
+    try:
+        return coverage(db, db.slot(slot or db.default_slot()))
+    finally:
+        db.close()
 
 
 def _search_via_server(repo, index_dir, request: dict):

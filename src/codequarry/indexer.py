@@ -1,11 +1,14 @@
-"""Index a repository: walk → chunk → embed → store, incrementally.
+"""Index a repository: walk → chunk → store → embed, incrementally and progressively.
 
 Only files whose size, mtime or content changed are re-chunked; only chunk
 texts the slot's model has never seen are embedded (the cache is keyed by
-text hash and model). Everything the search reads — files, chunks, call
-edges, the lexical index, the slot's FAISS generation — changes in one
-SQLite transaction at the end, so a run killed at any point leaves the
-previous index whole; embeddings computed before the kill are kept and reused.
+text hash and model). A run commits twice over: first files, chunks, call
+edges, the lexical index and the slot's vectors for what the cache already
+holds, in one SQLite transaction — searchable at once; then the missing
+vectors, batch by batch, the slot's FAISS file republished every
+PUBLISH_SECONDS and at the end. A run killed at any point leaves the last
+commit whole and loses at most one batch of embedding; the next run embeds
+only what is still missing.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class IndexStats:
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
+    # Chunk texts left to embed when the run returned after its lexical phase (--background).
+    pending: int = 0
     # What this run found damaged and rebuilt (index.db, a vector file, cached vectors), one line each.
     repaired: list[str] = field(default_factory=list)
 
@@ -72,6 +77,7 @@ class _Options:
     exclude: tuple[str, ...]
     text_format: str
     refill: bool = False  # re-check every chunk's cached vector (after some were found damaged)
+    background: bool = False  # return after the lexical phase; index_repository embeds in a detached process
 
 
 @dataclass(slots=True)
@@ -97,7 +103,10 @@ def index_repository(
     max_bytes: int = DEFAULT_MAX_BYTES,
     exclude: tuple[str, ...] = (),
     text_format: str = DEFAULT_TEXT_FORMAT,
+    background: bool = False,
 ) -> IndexStats:
+    """Index `repo`; with `background`, return after the lexical phase and leave a detached
+    `quarry index` embedding the rest (its output goes to background.log in the index folder)."""
     started = time.perf_counter()
     repo = Path(repo).expanduser()
     if not repo.is_dir():
@@ -107,10 +116,13 @@ def index_repository(
     check_options(max_bytes, tuple(exclude))  # before anything is written: a bad option leaves no index
     repo = repo.resolve()
     folder = index_dir_for(repo, index_dir)
-    opts = _Options(model, slot, force, encoder, progress, max_bytes, tuple(exclude), text_format)
+    opts = _Options(model, slot, force, encoder, progress, max_bytes, tuple(exclude), text_format,
+                    background=background)
     try:
         with _exclusive(folder):
             stats = _index_checked(repo, folder, opts)
+        if stats.pending:  # the lock is released: the detached run takes it
+            _spawn_embedder(repo, folder, opts, stats.slot)
     except (sqlite3.DatabaseError, OSError) as exc:
         # A full disk or a damaged file: one line naming the fix; the last committed index stands.
         err = storage_error(exc, folder)
@@ -119,6 +131,22 @@ def index_repository(
         raise err from exc
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _spawn_embedder(repo: Path, folder: Path, opts: _Options, slot: str) -> None:
+    """A detached `quarry index` on the same slot: its lexical phase finds nothing to do (unless
+    files changed meanwhile) and it embeds what is missing. The slot is bound to the model already."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "codequarry.cli", "index", str(repo), "--index-dir", str(folder), "--slot", slot,
+           "--max-bytes", str(opts.max_bytes), "--json"]
+    for pattern in opts.exclude:
+        cmd += ["--exclude", pattern]
+    with open(folder / "background.log", "ab") as log:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                         env={**os.environ, "QUARRY_NO_SERVER": "1"}, close_fds=True)
 
 
 def _index_checked(repo: Path, folder: Path, opts: _Options) -> IndexStats:
@@ -272,47 +300,40 @@ def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Sca
         out.put(exc)
 
 
-class _Embedder:
-    """Embeds texts as they arrive, in length-sorted batches committed one by one."""
+class _Loader:
+    """Loads the encoder on a thread of its own while the tree is parsed, so the lexical phase does
+    not wait for it; the run still fails before committing anything if the model does not load."""
 
-    def __init__(self, db: IndexDB, model_name: str, encoder: Encoder | None, progress, load) -> None:
-        self.db, self.model_name, self.encoder, self.progress, self.load = db, model_name, encoder, progress, load
-        self.planned: set[str] = set()
-        self.pending: dict[str, str] = {}
-        self.embedded = 0
-        self.reused = 0
+    def __init__(self, encoder: Encoder | None, load) -> None:
+        self.encoder, self.error = encoder, None
+        self.thread = None
+        if encoder is None:
+            self.thread = threading.Thread(target=self._load, args=(load,), name="quarry-load", daemon=True)
+            self.thread.start()
 
-    def want(self, texts: dict[str, str]) -> None:
-        new = {h: t for h, t in texts.items() if h not in self.planned}
-        self.planned.update(new)
-        missing = self.db.missing_embeddings(self.model_name, new)
-        self.reused += len(new) - len(missing)
-        self.pending.update((h, new[h]) for h in missing)
-        # Several batches' worth before embedding, so length-sorting has something to sort.
-        if len(self.pending) >= 4 * EMBED_BATCH:
-            self.flush()
+    def _load(self, load) -> None:
+        try:
+            self.encoder = load()
+        except BaseException as exc:  # re-raised by get(), on the main thread
+            self.error = exc
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        if self.encoder is None:
-            self.encoder = self.load()
-        order = sorted(self.pending, key=lambda h: len(self.pending[h]))
-        for start in range(0, len(order), EMBED_BATCH):
-            hashes = order[start : start + EMBED_BATCH]
-            vecs = self.encoder.encode_passages([self.pending[h] for h in hashes], progress=self.progress.advance)
-            # Committed batch by batch: a killed run keeps what it paid for.
-            self.db.put_embeddings(self.model_name, hashes, vecs)
-            self.embedded += len(hashes)
-        self.pending.clear()
+    def get(self) -> Encoder:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.encoder
 
 
 def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]) -> IndexStats:
+    """Two phases, each committed: (1) files, chunks, call edges, the lexical index and the slot's
+    vectors for whatever the cache already holds — searchable at once; (2) the missing vectors,
+    embedded and committed batch by batch, the slot's vector file republished as they arrive."""
     force, text_format = opts.force, opts.text_format
     slot_name, model_name, rebind, slot_info = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
     explicit = bool(opts.model) or slot_info.get("new", False)
-    load = lambda: _load_encoder(model_name, slot_info, explicit)  # noqa: E731
+    loader = _Loader(opts.encoder, lambda: _load_encoder(model_name, slot_info, explicit))
     # The slot's current vectors must be whole: a missing, truncated or damaged file (or one from
     # before checksums) is rebuilt from the embedding cache by this run, even if nothing changed.
     vectors_bad = False
@@ -331,89 +352,175 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     known = db.files()
     db.clear_staged()  # leftovers of a killed run
     scan = _Scan()
-    # Parsing runs beside embedding (the model's runtime leaves the GIL), and parsed files
-    # go to the staging table at once, so memory holds a bounded queue, not the tree.
+    # Parsed files go to the staging table at once, so memory holds a bounded queue, not the tree.
     parsed_q: queue.Queue = queue.Queue(maxsize=64)
     stop = threading.Event()
     scanner = threading.Thread(target=_scan, args=(repo, opts, known, rechunk_all, scan, parsed_q, stop),
                                name="quarry-scan", daemon=True)
-    with progress_bar(f"Indexing with {model_name}", opts.progress) as bar:
-        embedder = _Embedder(db, model_name, opts.encoder, bar, load)
-        scanner.start()
-        try:
-            batch: list = []
-            while (item := parsed_q.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                p = item
-                batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes))
-                stats.files_parsed += 1
-                stats.chunks_new += len(p.chunks)
-                texts = {h: chunk_text(c, text_format) for c, h in zip(p.chunks, p.text_hashes)}
-                if len(batch) >= 32:
-                    db.stage(batch)
-                    batch = []
-                embedder.want(texts)
-            db.stage(batch)
-            removed = [known[p][0] for p in known.keys() - scan.seen]
-            changed = bool(stats.files_parsed or removed)
-            slot_stale = (rebind or vectors_bad or opts.refill or force
-                          or slot_info["chunks_generation"] != db.chunks_generation)
-            if slot_stale:  # the slot lags behind the chunks it must cover
-                for _cid, c in db.iter_chunks():
-                    t = chunk_text(c, text_format)
-                    embedder.want({content_hash(t): t})
-            embedder.flush()
-        finally:
-            stop.set()
-            scanner.join()
+    planned: set[str] = set()  # text hashes of the chunks this run (re)adds
+    scanner.start()
+    try:
+        batch: list = []
+        while (item := parsed_q.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            p = item
+            batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes))
+            stats.files_parsed += 1
+            stats.chunks_new += len(p.chunks)
+            planned.update(p.text_hashes)
+            if len(batch) >= 32:
+                db.stage(batch)
+                batch = []
+        db.stage(batch)
+    finally:
+        stop.set()
+        scanner.join()
+    removed = [known[p][0] for p in known.keys() - scan.seen]
+    changed = bool(stats.files_parsed or removed)
+    slot_stale = (rebind or vectors_bad or opts.refill or force
+                  or slot_info["chunks_generation"] != db.chunks_generation)
+    unfinished = slot_info.get("embedded") is not None  # a run stopped while embedding
     stats.files_unchanged = scan.unchanged
     stats.files_removed = len(removed)
     stats.files_seen = scan.report.seen
     stats.skipped = dict(sorted(scan.report.skipped.items()))
-    stats.embedded, stats.reused = embedder.embedded, embedder.reused
-    dim = None if rebind else slot_info["dim"]
-    if embedder.encoder is not None:
-        dim = embedder.encoder.dim
-    elif dim is None:
-        dim = load().dim
-
-    if not changed and not slot_stale and not scan.touched:
+    if not changed and not slot_stale and not scan.touched and not unfinished:
         stats.chunks = db.chunk_count()
         return stats
-    new_gen = vectors.next_generation(folder, slot_name, slot_info["generation"])
-    new_path = vectors.vector_path(folder, slot_name, new_gen)
-    try:
-        with db.transaction():
-            if rechunk_all:  # every chunk is about to be re-added
-                db.reset_lexical()
-            for file_id, size, mtime in scan.touched:
-                db.touch_file(file_id, size, mtime)
-            for file_id in removed:
-                db.delete_file(file_id)
-            for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
-                if rel in known:
-                    db.delete_file(known[rel][0])
-                db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
-            update_graph(db, repo)  # call edges of the new chunks, and of callers whose targets changed
-            db.drop_staged()
-            generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
-            db.set_meta("chunks_generation", generation)
-            db.set_meta("chunker_version", CHUNKER_VERSION)
-            db.set_meta("text_format", text_format)
-            if changed or slot_stale:
-                ids, vecs = db.slot_vectors(model_name, dim)
-                vecs = truncate(vecs, slot_info["truncate_dim"])
-                digest = vectors.write(vectors.build(ids, vecs, vecs.shape[1]), new_path)
-                db.update_slot(slot_name, model=model_name, dim=dim, generation=new_gen,
-                               chunks_generation=generation, checksum=digest)
-            # Cached vectors no chunk uses any more (old versions of edited code) go with the commit that
-            # drops their chunks; a killed run never gets here, so what it embedded waits for the next.
-            db.collect_embeddings()
-            stats.chunks = db.chunk_count()
-    except BaseException:
-        new_path.unlink(missing_ok=True)  # the commit failed (say the disk filled): nothing points at it
-        raise
-    if changed or slot_stale:
-        vectors.remove_stale(folder, slot_name, new_gen)
+    encoder = None
+    if rebind or slot_info["dim"] is None:
+        # Before the first commit: a model that does not load leaves the index as it was.
+        encoder = loader.get()
+        dim = encoder.dim
+    else:  # a run with nothing new to embed (say files were only removed) needs no model
+        dim = slot_info["dim"]
+    publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"])
+
+    # Phase 1: everything but the missing vectors, in one transaction.
+    if changed or slot_stale or scan.touched or rechunk_all:
+        new_gen = None
+        try:
+            with db.transaction():
+                if rechunk_all:  # every chunk is about to be re-added
+                    db.reset_lexical()
+                for file_id, size, mtime in scan.touched:
+                    db.touch_file(file_id, size, mtime)
+                for file_id in removed:
+                    db.delete_file(file_id)
+                for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
+                    if rel in known:
+                        db.delete_file(known[rel][0])
+                    db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
+                update_graph(db, repo)  # call edges of the new chunks, and of callers whose targets changed
+                db.drop_staged()
+                generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
+                db.set_meta("chunks_generation", generation)
+                db.set_meta("chunker_version", CHUNKER_VERSION)
+                db.set_meta("text_format", text_format)
+                if changed or slot_stale:
+                    # The slot's vectors for what the cache holds already (all of it after a small edit);
+                    # the chunk ids of its previous file may name other chunks now.
+                    new_gen = publish(complete=False)
+                # Cached vectors no chunk uses any more (old versions of edited code) go with the commit
+                # that drops their chunks.
+                db.collect_embeddings()
+        except BaseException:
+            if new_gen is not None:  # the commit failed (say the disk filled): nothing points at it
+                vectors.vector_path(folder, slot_name, new_gen).unlink(missing_ok=True)
+            raise
+        if new_gen is not None:
+            vectors.remove_stale(folder, slot_name, new_gen)
+    else:
+        db.drop_staged()
+
+    # Phase 2: embed what the cache lacks, committing each batch.
+    missing = db.unembedded(model_name)
+    if slot_stale or unfinished:
+        planned.update(db.all_text_hashes())
+    stats.reused = len(planned) - len({h for _, h in missing} & planned)
+    slot_now = db.slot(slot_name)
+    if missing and opts.background:
+        stats.pending = len(missing)
+        stats.chunks = db.chunk_count()
+        return stats
+    if missing or slot_now is None or slot_now["embedded"] is not None:
+        _embed(db, encoder, model_name, text_format, missing,
+               stats, opts.progress, publish, loader)
+    stats.chunks = db.chunk_count()
     return stats
+
+
+# A new vector file for the slot at most every PUBLISH_SECONDS while embedding: each one reads every
+# cached vector and writes the whole file, so publishing after every batch would cost O(n²).
+PUBLISH_SECONDS = 10.0
+
+
+def _embed(db: IndexDB, encoder: Encoder, model_name: str, text_format: str, missing: list[tuple[int, str]],
+           stats: IndexStats, progress: bool, publish: _Publisher, loader: _Loader) -> None:
+    texts: dict[str, str] = {}
+    for start in range(0, len(missing), 500):
+        part = missing[start : start + 500]
+        found = db.chunks_by_id(cid for cid, _ in part)
+        texts.update((h, chunk_text(found[cid], text_format)) for cid, h in part)
+    order = sorted(texts, key=lambda h: len(texts[h]))  # length-sorted batches pad least
+    if order and encoder is None:
+        encoder = loader.get()
+    last = time.monotonic()
+    with progress_bar(f"Embedding with {model_name}", progress) as bar:
+        for start in range(0, len(order), EMBED_BATCH):
+            hashes = order[start : start + EMBED_BATCH]
+            vecs = encoder.encode_passages([texts[h] for h in hashes], progress=bar.advance)
+            # Committed batch by batch: a killed run keeps what it paid for.
+            db.put_embeddings(model_name, hashes, vecs)
+            stats.embedded += len(hashes)
+            more = start + EMBED_BATCH < len(order)
+            if more and time.monotonic() - last >= PUBLISH_SECONDS:
+                publish.commit(complete=False)
+                last = time.monotonic()
+    publish.commit(complete=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Publisher:
+    """Writes a slot's next vector file from the embedding cache and points the slot at it."""
+
+    db: IndexDB
+    slot: str
+    model: str
+    dim: int
+    truncate_dim: int | None
+
+    def __call__(self, complete: bool) -> int:
+        """Inside the caller's transaction; the new generation. Not `complete`: chunks without a
+        cached vector are left out and the slot records how many it covers; complete: every chunk
+        must have one (DamagedEmbeddings names those that do not)."""
+        db = self.db
+        ids, vecs = db.slot_vectors(self.model, self.dim, partial=not complete)
+        vecs = truncate(vecs, self.truncate_dim)
+        current = db.slot(self.slot)
+        gen = vectors.next_generation(db.folder, self.slot, current["generation"] if current else 0)
+        width = vecs.shape[1] if len(vecs) else (self.truncate_dim or self.dim)
+        path = vectors.vector_path(db.folder, self.slot, gen)
+        digest = vectors.write(vectors.build(ids, vecs, width), path)
+        try:
+            total = db.chunk_count()
+            db.update_slot(self.slot, model=self.model, dim=self.dim, generation=gen,
+                           chunks_generation=db.chunks_generation, checksum=digest,
+                           embedded=None if len(ids) == total else len(ids))
+        except BaseException:
+            path.unlink(missing_ok=True)  # nothing will point at it
+            raise
+        return gen
+
+    def commit(self, complete: bool) -> None:
+        """Publish in a transaction of its own, then remove the generations it replaces."""
+        gen = None
+        try:
+            with self.db.transaction():
+                gen = self(complete)
+        except BaseException:
+            if gen is not None:  # the commit failed (say the disk filled): nothing points at it
+                vectors.vector_path(self.db.folder, self.slot, gen).unlink(missing_ok=True)
+            raise
+        vectors.remove_stale(self.db.folder, self.slot, gen)

@@ -145,5 +145,20 @@ class Searcher:
         lex = self.lexical(query, n, allowed) if mode in ("lexical", "hybrid") else {}
         return dense, lex, self.db.chunks_by_id(dense.keys() | lex.keys())
 
+    @guarded
+    def coverage(self) -> tuple[int, int]:
+        """(chunks with vectors, chunks): see `coverage`."""
+        self._follow()
+        return coverage(self.db, self.slot)
+
     def close(self) -> None:
         self.db.close()
+
+
+def coverage(db: IndexDB, slot: dict | None) -> tuple[int, int]:
+    """(chunks the slot's vectors cover, chunks in the index). Equal once `quarry index` has embedded
+    everything; until then a hybrid search is dense + lexical over the first, lexical over the rest."""
+    total = db.chunk_count()
+    if slot is None or not slot["generation"]:
+        return 0, total
+    return (total if slot.get("embedded") is None else min(slot["embedded"], total)), total

@@ -6,7 +6,7 @@ index owner can read, so other local users cannot read code through it):
     GET  /health    → {"pid", "host", "port", "slot", "model", "index_dir", "index_id", "version",
                        "uptime_s", "searches"}; index_dir (a real path) and index_id are what a
                        client compares with its own index before it sends a query (verify.py)
-    POST /search    {query, k, mode, langs, kinds, path, slot} → {"results", "warnings", "slot", "model", "ms"}
+    POST /search    {query, k, mode, langs, kinds, path, slot} → {"results", "warnings", "complete", "vectors", "chunks", "slot", "model", "ms"}
     POST /shutdown  → {"ok": true}; the server exits and removes server.json
 
 Searches run in parallel on a fixed pool of threads (pool.py bounds threads,
@@ -221,8 +221,10 @@ class WarmIndex:
             searcher = self._searcher(db, slot)
             results = searcher.search(request.query, request.k, request.mode, langs=request.langs,
                                       kinds=request.kinds, path=request.path)
+            embedded, chunks = searcher.coverage()  # a progressive `quarry index` may still be embedding
             return {
                 "results": [r.to_json() for r in results], "warnings": list(searcher.warnings),
+                "complete": embedded >= chunks, "vectors": embedded, "chunks": chunks,
                 "slot": slot, "model": searcher.slot["model"],
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             }

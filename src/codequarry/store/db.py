@@ -314,9 +314,10 @@ class IndexDB:
                 [(model, h, b, zlib.crc32(b)) for h, b in ((h, v.tobytes()) for h, v in zip(text_hashes, vectors))],
             )
 
-    def slot_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def slot_vectors(self, model: str, dim: int, *, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, vectors) of every chunk under `model`; raises DamagedEmbeddings naming the text
-        hashes whose cached vector is missing or fails its crc or length, so none is left out."""
+        hashes whose cached vector is missing or fails its crc or length, so none is left out.
+        `partial` (a progressive run, still embedding): leave those chunks out instead."""
         rows = self.conn.execute(
             "SELECT c.id, e.vector, e.crc, c.text_hash FROM chunks c "
             "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id",
@@ -325,7 +326,9 @@ class IndexDB:
         size = 4 * dim
         bad = {r[3] for r in rows
                if r[1] is None or len(r[1]) != size or (r[2] is not None and zlib.crc32(r[1]) != r[2])}
-        if bad:
+        if bad and partial:
+            rows = [r for r in rows if r[3] not in bad]
+        elif bad:
             raise DamagedEmbeddings(model, bad)
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
@@ -344,19 +347,27 @@ class IndexDB:
             "DELETE FROM embeddings WHERE text_hash NOT IN (SELECT text_hash FROM chunks)"
         ).rowcount
 
+    def unembedded(self, model: str) -> list[tuple[int, str]]:
+        """(chunk id, text hash) of chunks with no cached vector under `model`, one per text."""
+        return self.conn.execute(
+            "SELECT min(c.id), c.text_hash FROM chunks c LEFT JOIN embeddings e "
+            "ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL GROUP BY c.text_hash",
+            (model,),
+        ).fetchall()
+
     def all_text_hashes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT text_hash FROM chunks")]
 
     # -- slots ------------------------------------------------------------------------------
     def slots(self) -> list[dict]:
         rows = self.conn.execute(
-            "SELECT name, model, dim, generation, chunks_generation, created, truncate_dim, checksum FROM slots "
+            "SELECT name, model, dim, generation, chunks_generation, created, truncate_dim, checksum, embedded FROM slots "
             "ORDER BY created, name"
         ).fetchall()
         default = self.default_slot()
         return [
             dict(name=r[0], model=r[1], dim=r[2], generation=r[3], chunks_generation=r[4], created=r[5],
-                 truncate_dim=r[6], checksum=r[7],
+                 truncate_dim=r[6], checksum=r[7], embedded=r[8],
                  default=r[0] == default)
             for r in rows
         ]
@@ -380,14 +391,16 @@ class IndexDB:
             )
 
     def update_slot(self, name: str, *, model: str, dim: int, generation: int, chunks_generation: int,
-                    checksum: str | None = None) -> None:
-        """Point the slot at a new vector generation (creating the slot on its first build)."""
+                    checksum: str | None = None, embedded: int | None = None) -> None:
+        """Point the slot at a new vector generation (creating the slot on its first build);
+        `embedded` is how many chunks it covers while a progressive run is embedding, None when all."""
         self.conn.execute(
-            "INSERT INTO slots (name, model, dim, generation, chunks_generation, created, checksum) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET model = excluded.model, "
+            "INSERT INTO slots (name, model, dim, generation, chunks_generation, created, checksum, embedded) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET model = excluded.model, "
             "dim = excluded.dim, generation = excluded.generation, "
-            "chunks_generation = excluded.chunks_generation, checksum = excluded.checksum",
-            (name, model, dim, generation, chunks_generation, now(), checksum),
+            "chunks_generation = excluded.chunks_generation, checksum = excluded.checksum, "
+            "embedded = excluded.embedded",
+            (name, model, dim, generation, chunks_generation, now(), checksum, embedded),
         )
 
     def promote(self, name: str) -> None:

@@ -162,4 +162,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         DELETE FROM meta WHERE key = 'chunker_version';
         """,
     ),
+    (
+        "008_progressive",
+        """
+        -- Progressive indexing: a slot's vector file may cover only part of the chunks while
+        -- 'quarry index' embeds batch by batch. embedded = how many chunks the file covers
+        -- (NULL: all of them, as every slot written before this migration).
+        ALTER TABLE slots ADD COLUMN embedded INTEGER;
+        """,
+    ),
 ]
