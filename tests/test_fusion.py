@@ -1,3 +1,5 @@
+import pytest
+
 from codequarry.search.fusion import FusionWeights, convex, fuse, minmax, rrf, top
 from codequarry.search.tokens import is_identifier_query, split_identifier, tokenize
 
@@ -79,3 +81,14 @@ def test_qualname_bonus_half_for_a_name_in_the_right_case():
     lexical = {1: 10.0, 2: 9.5, 3: 0.0}
     names = {1: ("json", "context.json"), 2: ("JSON", "context.JSON"), 3: ("x", "x")}
     assert top(fuse_lexical("Context.JSON", lexical, names, FusionWeights(qualname_bonus=0.2)), 1)[0][0] == 2
+
+
+def test_an_unembedded_candidate_is_scored_by_its_lexical_score_alone():
+    from codequarry.search.fusion import convex
+
+    dense = {1: 0.9, 2: 0.1}
+    lexical = {1: 1.0, 2: 2.0, 3: 5.0}
+    plain = convex(dense, lexical, 0.25)
+    assert plain[3] == pytest.approx(0.25)  # best lexical hit, but it has no vector: loses the dense share
+    waiting = convex(dense, lexical, 0.25, unembedded={3})
+    assert waiting[3] == pytest.approx(1.0) and waiting[1] == plain[1]

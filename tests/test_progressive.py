@@ -255,3 +255,23 @@ def test_a_run_with_nothing_to_embed_needs_no_model(sample_repo):
     assert stats.files_removed == 1 and stats.embedded == 0
     s = Searcher.open(sample_repo, encoder=HashingEncoder(name="not-here"))
     assert s.coverage() == (stats.chunks, stats.chunks)
+
+
+def test_mid_embedding_the_best_lexical_hit_keeps_its_place(sample_repo, small_batches):
+    """A chunk without a vector yet is ranked by its lexical score alone: it must not sink below
+    chunks that merely happen to be embedded already."""
+    _extra(sample_repo)
+    tops = []
+
+    class Watching(HashingEncoder):
+        def encode_passages(self, texts, progress=None):
+            s = Searcher.open(sample_repo)
+            embedded, total = s.coverage()
+            if 0 < embedded < total:
+                tops.append(s.search("retry failed uploads", k=1)[0].chunk.name)
+            s.close()
+            return super().encode_passages(texts, progress)
+
+    index_repository(sample_repo, encoder=Watching())
+    assert len(tops) >= 3
+    assert set(tops) == {"retry_failed_uploads"}, tops

@@ -50,12 +50,20 @@ def minmax(scores: dict[int, float]) -> dict[int, float]:
     return {i: (s - lo) / (hi - lo) for i, s in scores.items()}
 
 
-def convex(dense: dict[int, float], lexical: dict[int, float], lexical_share: float) -> dict[int, float]:
-    """Weighted sum of min-max normalised scores; a leg that missed a candidate gives it 0."""
+def convex(dense: dict[int, float], lexical: dict[int, float], lexical_share: float,
+           unembedded: frozenset[int] | set[int] = frozenset()) -> dict[int, float]:
+    """Weighted sum of min-max normalised scores; a leg that missed a candidate gives it 0.
+
+    A candidate in `unembedded` has no vector yet (`quarry index` is still embedding): the dense
+    leg could not have found it, so it is scored by its lexical score alone rather than losing
+    the dense share to chunks that happen to be embedded already."""
     d, l = minmax(dense), minmax(lexical)
     out: dict[int, float] = {}
     for i in d.keys() | l.keys():
-        out[i] = (1.0 - lexical_share) * d.get(i, 0.0) + lexical_share * l.get(i, 0.0)
+        if i in unembedded:
+            out[i] = l.get(i, 0.0)
+        else:
+            out[i] = (1.0 - lexical_share) * d.get(i, 0.0) + lexical_share * l.get(i, 0.0)
     return out
 
 
@@ -96,6 +104,7 @@ def fuse(
     lexical: dict[int, float],
     names: dict[int, tuple[str, str]] | None = None,
     weights: FusionWeights = DEFAULT_WEIGHTS,
+    unembedded: frozenset[int] | set[int] = frozenset(),
 ) -> dict[int, float]:
     """The hybrid ranking used everywhere (repository search and BEIR evaluation).
 
@@ -104,7 +113,7 @@ def fuse(
     """
     identifier = is_identifier(query, names)
     share = weights.lexical_identifier if identifier else weights.lexical_words
-    scores = convex(dense, lexical, share)
+    scores = convex(dense, lexical, share, unembedded)
     return _boost_exact_names(query, scores, names, weights) if identifier else _boost_embedded(query, scores, names, weights)
 
 

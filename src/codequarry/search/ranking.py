@@ -20,9 +20,11 @@ def rank(
     *,
     weights: fusion.FusionWeights = fusion.DEFAULT_WEIGHTS,
     rule_weights: rules.RuleWeights = rules.DEFAULT_RULES,
+    unembedded: frozenset[int] | set[int] = frozenset(),
 ) -> list[SearchResult]:
     """The best k results. `dense` mode is the bare dense leg (for measuring it); `lexical` and
-    `hybrid` put their scores on one scale and apply the same ranking rules."""
+    `hybrid` put their scores on one scale and apply the same ranking rules. `unembedded`: candidates
+    without a vector yet (see fusion.convex)."""
     if mode == "dense":
         scores = dense
     else:
@@ -30,7 +32,7 @@ def rank(
         if mode == "lexical":
             scores = fusion.fuse_lexical(query, lexical, names, weights)
         else:
-            scores = fusion.fuse(query, dense, lexical, names, weights)
+            scores = fusion.fuse(query, dense, lexical, names, weights, unembedded)
         info = rules.QueryInfo.of(query, fusion.is_identifier(query, names))
         scores = rules.apply_rules(scores, chunks, rule_weights, info)
     results = []

@@ -136,7 +136,17 @@ class Searcher:
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
         dense, lex, chunks = self.candidates(query, max(CANDIDATES, k), mode, allowed)
         return ranking.rank(query, mode, dense, lex, chunks, k, weights=weights or fusion.DEFAULT_WEIGHTS,
-                            rule_weights=rule_weights or rules.DEFAULT_RULES)
+                            rule_weights=rule_weights or rules.DEFAULT_RULES,
+                            unembedded=self._unembedded(lex) if mode == "hybrid" else frozenset())
+
+    def _unembedded(self, ids) -> frozenset[int]:
+        """Which of `ids` the slot's vectors do not cover yet: none once `quarry index` has embedded all."""
+        if self.slot.get("embedded") is None or not ids:
+            return frozenset()
+        import faiss
+
+        have = set(faiss.vector_to_array(self.index.id_map).tolist())
+        return frozenset(i for i in ids if i not in have)
 
     def candidates(self, query: str, n: int, mode: str = "hybrid", allowed: np.ndarray | None = None,
                    ) -> tuple[dict[int, float], dict[int, float], dict]:
