@@ -376,3 +376,13 @@ def test_the_warm_server_follows_a_repair_that_replaces_the_database(sample_repo
         assert reply["results"][0]["qualname"] == "enforce_upload_quota"
     finally:
         warm.close()
+
+
+def test_any_command_on_a_damaged_database_is_one_line(sample_repo):
+    """Commands other than index and search (slot list, the graph queries) meet damage too."""
+    index_repository(sample_repo, model="hash")
+    _smash_root_page(sample_repo, "slots")
+    out = run_cli("slot", "list", "--repo", str(sample_repo))
+    assert out.returncode == CorruptIndexError.exit_code, out.stderr
+    assert out.stderr.startswith("quarry: error: ") and out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr and "quarry index --force" in out.stderr

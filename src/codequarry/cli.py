@@ -18,7 +18,26 @@ from codequarry.options import index_dir_option as _index_dir_option
 from codequarry.options import repo_option as _repo_option
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _QuarryGroup(click.Group):
+    """Every command's last line of defence: a damaged database or a full disk met anywhere (a slot
+    command, a graph query) is the same one-line error `quarry index` gives, not a traceback."""
+
+    def invoke(self, ctx):
+        import sqlite3
+
+        try:
+            return super().invoke(ctx)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            from codequarry.locate import INDEX_FOLDER
+            from codequarry.store.db import storage_error
+
+            err = storage_error(exc, Path(ctx.params.get("index_dir") or INDEX_FOLDER))
+            if err is exc:
+                raise
+            raise err from exc
+
+
+@click.group(cls=_QuarryGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quarry")
 def main() -> None:
     """codequarry: semantic code search for people and AI agents."""
