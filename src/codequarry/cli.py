@@ -221,6 +221,7 @@ def _register_commands() -> None:
         ("codequarry.graph.command", "impact_command"),
         ("codequarry.graph.command", "trace_command"),
         ("codequarry.graph.command", "status_command"),
+        ("codequarry.scale.command", "org_group"),
     ):
         main.add_command(getattr(importlib.import_module(module), attr))
 
