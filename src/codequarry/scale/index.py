@@ -180,7 +180,13 @@ def _get(ray, ref):
 
 
 def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_repo) -> None:
-    gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+    resources = ray.cluster_resources()
+    gpus = 1.0 if resources.get("GPU", 0) >= stats.workers else 0.0
+    cpus = int(resources.get("CPU", 0))
+    if not gpus and cpus < stats.workers + 1:
+        # Ray would queue the parse tasks behind actors that never finish: a hang, not an error.
+        raise UserInputError(f"the Ray runtime has {cpus} CPU(s); --workers {stats.workers} needs "
+                             f"{stats.workers + 1} (one per embedding actor, at least one for parsing)")
     Actor = _embed_actor(ray, gpus)
     actors = [Actor.remote(stats.model) for _ in range(stats.workers)]
     _, dim = _get(ray, actors[0].info.remote())  # the model loads (or fails) before any parsing
