@@ -146,16 +146,18 @@ def index_organisation(
     check_options(max_bytes, tuple(exclude))
     repos = name_repositories(paths)
     started = time.perf_counter()
-    store = MilvusStore(store_uri)
-    try:
-        model_name = resolve_model(model).name if model or store.model is None else store.model
-        if store.model is not None and model_name != store.model:
-            store.bind(model_name, store.dim)  # raises the mismatch error before Ray starts
-        stats = OrgIndexStats(store=store_uri, model=model_name, workers=workers)
-        with ray_runtime(address, workers) as ray:
+    # The store opens after Ray has started its processes: forking beside gRPC's threads is what
+    # Ray's start does, and gRPC complains about it on stderr.
+    with ray_runtime(address, workers) as ray:
+        store = MilvusStore(store_uri)
+        try:
+            model_name = resolve_model(model).name if model or store.model is None else store.model
+            if store.model is not None and model_name != store.model:
+                store.bind(model_name, store.dim)  # raises the mismatch error before any work
+            stats = OrgIndexStats(store=store_uri, model=model_name, workers=workers)
             _run(ray, store, repos, stats, force, max_bytes, tuple(exclude), on_repo)
-    finally:
-        store.close()
+        finally:
+            store.close()
     stats.seconds = round(time.perf_counter() - started, 3)
     for name in ("parse_seconds", "embed_seconds", "write_seconds"):
         setattr(stats, name, round(getattr(stats, name), 3))
