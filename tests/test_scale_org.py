@@ -170,6 +170,20 @@ def test_reindex_one_repository_embeds_only_what_changed(org):
     assert top["line_start"] == 1 and "\\\\" in top["code"]
 
 
+def test_store_of_another_model_is_refused_before_any_work(org):
+    from codequarry.errors import IndexMismatchError
+
+    with pytest.raises(IndexMismatchError, match="holds vectors of model 'hash'"):
+        index_organisation([org["repos"]["gamma"]], org["store"], model="minilm")
+
+
+def test_search_of_a_missing_store_creates_nothing(org):
+    missing = org["root"] / "nowhere" / "org.db"
+    result = CliRunner().invoke(main, ["org", "search", "x", "--store", str(missing)])
+    assert result.exit_code == 3 and "no store at" in result.output
+    assert not missing.parent.exists()
+
+
 def test_too_many_workers_for_the_runtime_is_an_error_not_a_hang(org):
     with pytest.raises(UserInputError, match="--workers 5 needs 6"):
         index_organisation([org["repos"]["gamma"]], org["store"], workers=5)

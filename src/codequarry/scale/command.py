@@ -25,7 +25,7 @@ def _uri(store_uri: str) -> str:
 def _open(store_uri: str):
     from codequarry.store.milvus import MilvusStore
 
-    return MilvusStore(_uri(store_uri))
+    return MilvusStore(_uri(store_uri), create=False)
 
 
 @click.group("org")

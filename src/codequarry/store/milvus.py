@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from codequarry.domain import Chunk
-from codequarry.errors import IndexMismatchError, QuarryError, StorageError, UserInputError, require
+from codequarry.errors import IndexMismatchError, IndexMissingError, QuarryError, StorageError, UserInputError, require
 from codequarry.search.lexical import lexical_row
 from codequarry.store.base import ChunkRow, StoredChunk, StoreFilter
 
@@ -114,7 +114,7 @@ def filter_expression(where: StoreFilter) -> str:
 class MilvusStore:
     """ChunkStore on one Milvus database (a Lite file or a cluster)."""
 
-    def __init__(self, uri: str, *, index_type: str = "AUTOINDEX") -> None:
+    def __init__(self, uri: str, *, create: bool = True, index_type: str = "AUTOINDEX") -> None:
         self.uri = uri = str(uri)
         require("pymilvus", "scale")
         if not is_remote(uri):
@@ -122,6 +122,8 @@ class MilvusStore:
             if not uri.endswith(".db"):
                 raise UserInputError(f"a local Milvus store is a file ending in .db, not '{uri}'")
             path = Path(uri).expanduser()  # Milvus Lite 3 keeps a folder under this name
+            if not create and not path.exists():  # a search must not leave an empty store behind
+                raise IndexMissingError(f"no store at {path}; run 'quarry org index PATHS --store {uri}'")
             path.parent.mkdir(parents=True, exist_ok=True)
             uri = str(path.resolve())
         from pymilvus import MilvusClient
@@ -338,5 +340,5 @@ class MilvusStore:
             pass
 
 
-def open_store(uri: str) -> MilvusStore:
-    return MilvusStore(uri)
+def open_store(uri: str, *, create: bool = True) -> MilvusStore:
+    return MilvusStore(uri, create=create)
