@@ -170,6 +170,19 @@ def test_reindex_one_repository_embeds_only_what_changed(org):
     assert top["line_start"] == 1 and "\\\\" in top["code"]
 
 
+def test_force_re_embeds_one_repository_in_place(org):
+    store = MilvusStore(org["store"])
+    before = store.stored_hashes("beta")
+    store.close()
+    stats = index_organisation([org["repos"]["beta"]], org["store"], workers=1, force=True)
+    assert (stats.embedded, stats.kept, stats.removed) == (len(before), 0, 0)
+    store = MilvusStore(org["store"])
+    try:
+        assert store.stored_hashes("beta") == before and store.count("beta") == len(before)  # replaced, not doubled
+    finally:
+        store.close()
+
+
 def test_store_of_another_model_is_refused_before_any_work(org):
     from codequarry.errors import IndexMismatchError
 

@@ -240,7 +240,7 @@ def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_
             stats.embed_seconds += seconds
             t = time.perf_counter()
             store.add([ChunkRow(cid, job.stats.name, c, h, v) for (h, members), v in zip(batch, vecs)
-                       for cid, c in members])
+                       for cid, c in members], replace=force)
             stats.write_seconds += time.perf_counter() - t
             # One text embedded per hash; its other chunks (copies of one text) count as reused.
             copies = sum(len(members) - 1 for _, members in batch)
@@ -271,7 +271,7 @@ def _plan(store, parsed: ParsedRepo, force: bool, stats: OrgIndexStats):
         vecs = store.vectors([by_hash[h] for _, h in copy.values()])
         rows = [ChunkRow(cid, parsed.name, c, h, vecs[by_hash[h]]) for cid, (c, h) in copy.items()
                 if by_hash[h] in vecs]
-        store.add(rows)
+        store.add(rows, replace=force)  # ids not stored unless --force
         rs.reused = len(rows)
     need: dict[str, list] = {}  # text hash → the chunks that need its vector
     for cid, (c, h) in new.items():
