@@ -58,3 +58,19 @@ def test_org_index_without_ray_names_the_install(monkeypatch, tmp_path):
     with pytest.raises(MissingExtraError, match=r"codequarry\[scale\]"):
         with ray_runtime(None, 1):
             pass
+
+
+def test_repository_list_file_and_names(tmp_path):
+    from codequarry.errors import UserInputError
+    from codequarry.scale.index import name_repositories, read_repo_list
+
+    for d in ("one/api", "two/api", "web"):
+        (tmp_path / d).mkdir(parents=True)
+    listing = tmp_path / "repos.txt"
+    listing.write_text("# the org\none/api\n\nweb\n")
+    paths = read_repo_list(listing)
+    assert [name for name, _ in name_repositories(paths)] == ["api", "web"]
+    with pytest.raises(UserInputError, match="two repositories are named 'api'"):
+        name_repositories(paths + [tmp_path / "two/api"])
+    with pytest.raises(UserInputError, match="not a directory"):
+        name_repositories([tmp_path / "gone"])
