@@ -283,6 +283,7 @@ def _register_commands() -> None:
         ("codequarry.agents.command", "gather_command"),
         ("codequarry.agents.command", "mcp_command"),
         ("codequarry.agents.command", "watch_command"),
+        ("codequarry.scale.command", "org_group"),
     ):
         main.add_command(getattr(importlib.import_module(module), attr))
 

@@ -1,0 +1,76 @@
+"""The scale-out seam's pure parts (filters, ids) and its missing-extra error: no Ray, no Milvus needed."""
+
+import sys
+
+import pytest
+
+from codequarry.domain import Chunk
+from codequarry.errors import MissingExtraError
+from codequarry.store.base import StoreFilter, chunk_id
+from codequarry.store.milvus import _like_superset, filter_expression, path_matches
+
+
+def _chunk(**kw):
+    base = dict(file="a.py", language="python", kind="function", name="f", qualname="f", line_start=1, line_end=2,
+                code="def f(): pass")
+    return Chunk(**{**base, **kw})
+
+
+def test_chunk_id_is_stable_and_names_place_and_text():
+    c = _chunk()
+    assert chunk_id("r", c, "h1") == chunk_id("r", _chunk(), "h1")
+    assert len({chunk_id("r", c, "h1"), chunk_id("s", c, "h1"), chunk_id("r", c, "h2"),
+                chunk_id("r", _chunk(line_start=5, line_end=6), "h1")}) == 4
+
+
+def test_filter_expression_quotes_values():
+    expr = filter_expression(StoreFilter(repos=('we"ird', "b"), langs=("python",), kinds=("function", "method")))
+    assert expr == ('repo in ["we\\"ird", "b"] and language in ["python"] and kind in ["function", "method"]')
+    assert filter_expression(StoreFilter()) == ""
+
+
+@pytest.mark.parametrize("glob, path, hit", [
+    ("*.py", "src/a.py", True), ("src/*.py", "src/a.py", True), ("a.py", "src/a.py", True),
+    ("a.py", "src/ba.py", False), ("src/[ab].py", "src/b.py", True), ("src/[ab].py", "src/c.py", False),
+    ("*.js", "src/a.py", False),
+])
+def test_path_glob_matches_like_the_sqlite_filter(glob, path, hit):
+    assert path_matches(path, glob) is hit
+    if hit:  # the LIKE pre-filter may let more through, never less
+        import re
+
+        like = "^" + re.escape(_like_superset(glob)).replace("%", ".*").replace("_", ".") + "$"
+        assert re.match(like, path)
+
+
+def test_store_without_the_extra_names_the_install(monkeypatch):
+    from codequarry.store.milvus import MilvusStore
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)  # import pymilvus now raises ImportError
+    with pytest.raises(MissingExtraError, match=r"pip install 'codequarry\[scale\]'"):
+        MilvusStore("x.db")
+
+
+def test_org_index_without_ray_names_the_install(monkeypatch, tmp_path):
+    from codequarry.scale.runtime import ray_runtime
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingExtraError, match=r"codequarry\[scale\]"):
+        with ray_runtime(None, 1):
+            pass
+
+
+def test_repository_list_file_and_names(tmp_path):
+    from codequarry.errors import UserInputError
+    from codequarry.scale.index import name_repositories, read_repo_list
+
+    for d in ("one/api", "two/api", "web"):
+        (tmp_path / d).mkdir(parents=True)
+    listing = tmp_path / "repos.txt"
+    listing.write_text("# the org\none/api\n\nweb\n")
+    paths = read_repo_list(listing)
+    assert [name for name, _ in name_repositories(paths)] == ["api", "web"]
+    with pytest.raises(UserInputError, match="two repositories are named 'api'"):
+        name_repositories(paths + [tmp_path / "two/api"])
+    with pytest.raises(UserInputError, match="not a directory"):
+        name_repositories([tmp_path / "gone"])
