@@ -170,7 +170,7 @@ class MilvusStore:
         schema.add_field("doc", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
         schema.add_field("code", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
         schema.add_field("text_hash", DataType.VARCHAR, max_length=64)
-        # The lexical text is codequarry's own identifier-split tokens (names, then body), so
+        # The lexical text is codequarry's own identifier-split, stemmed tokens (its lexical fields), so
         # Milvus's standard analyzer sees `parse http header` for `ParseHTTPHeader`.
         schema.add_field("lexical", DataType.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -224,14 +224,13 @@ class MilvusStore:
     @staticmethod
     def _row(r: ChunkRow) -> dict:
         c = r.chunk
-        names, body = lexical_row(c)
         return {
             "id": r.id, "repo": r.repo, "file": _cut(c.file, MAX_NAME_BYTES), "language": c.language,
             "kind": c.kind, "name": _cut(c.name, MAX_NAME_BYTES), "qualname": _cut(c.qualname, MAX_NAME_BYTES),
             "signature": _cut(c.signature, MAX_NAME_BYTES), "parent": _cut(c.parent, MAX_NAME_BYTES),
             "line_start": c.line_start, "line_end": c.line_end, "doc": _cut(c.doc, MAX_TEXT_BYTES),
             "code": _cut(c.code, MAX_TEXT_BYTES), "text_hash": r.text_hash,
-            "lexical": _cut(f"{names}\n{body}", MAX_TEXT_BYTES),
+            "lexical": _cut("\n".join(lexical_row(c)), MAX_TEXT_BYTES),
             "dense": np.asarray(r.vector, dtype=np.float32).tolist(),
         }
 
@@ -307,9 +306,9 @@ class MilvusStore:
 
     @_guarded
     def lexical(self, query: str, k: int, where: StoreFilter) -> dict[str, float]:
-        from codequarry.search.tokens import tokenize
+        from codequarry.search.lexical import terms
 
-        text = " ".join(tokenize(query))  # the same tokens the stored lexical text was built from
+        text = " ".join(terms(query))  # the same tokens the stored lexical text was built from
         return self._search(text, "sparse", k, where, "BM25") if text else {}
 
     @_guarded
