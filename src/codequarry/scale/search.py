@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder
 from codequarry.errors import IndexMissingError, UserInputError
-from codequarry.search import filters, fusion, rules
+from codequarry.search import filters, fusion, ranking
 from codequarry.search.searcher import CANDIDATES, MODES
 from codequarry.store.base import ChunkStore, StoreFilter
 
@@ -52,14 +52,8 @@ def org_search(store: ChunkStore, query: str, k: int = 10, mode: str = "hybrid",
     lex = store.lexical(query, n, where) if mode in ("lexical", "hybrid") else {}
     stored = store.fetch(dense.keys() | lex.keys())
     chunks = {i: s.chunk for i, s in stored.items()}
-    if mode == "dense":
-        scores = dense
-    elif mode == "lexical":
-        scores = lex
-    else:
-        names = {i: (c.name, c.qualname) for i, c in chunks.items()}
-        scores = fusion.fuse(query, dense, lex, names)
-        scores = rules.apply_rules(scores, chunks)
+    # The single-repository ranking (fusion and rules; lexical mode ranks with the rules too).
+    scores = ranking.score(query, mode, dense, lex, chunks)
     out: list[OrgResult] = []
     seen: set[tuple[str, str, str]] = set()
     for i, s in fusion.top(scores, len(scores)):

@@ -25,16 +25,8 @@ def rank(
     """The best k results. `dense` mode is the bare dense leg (for measuring it); `lexical` and
     `hybrid` put their scores on one scale and apply the same ranking rules. `unembedded`: candidates
     without a vector yet (see fusion.convex)."""
-    if mode == "dense":
-        scores = dense
-    else:
-        names = {i: (c.name, c.qualname) for i, c in chunks.items()}
-        if mode == "lexical":
-            scores = fusion.fuse_lexical(query, lexical, names, weights)
-        else:
-            scores = fusion.fuse(query, dense, lexical, names, weights, unembedded)
-        info = rules.QueryInfo.of(query, fusion.is_identifier(query, names))
-        scores = rules.apply_rules(scores, chunks, rule_weights, info)
+    scores = score(query, mode, dense, lexical, chunks, weights=weights, rule_weights=rule_weights,
+                   unembedded=unembedded)
     results = []
     seen: set[tuple[str, str]] = set()
     for i, s in fusion.top(scores, len(scores)):
@@ -50,3 +42,28 @@ def rank(
         if len(results) == k:
             break
     return results
+
+
+def score(
+    query: str,
+    mode: str,
+    dense: dict,
+    lexical: dict,
+    chunks: dict,
+    *,
+    weights: fusion.FusionWeights = fusion.DEFAULT_WEIGHTS,
+    rule_weights: rules.RuleWeights = rules.DEFAULT_RULES,
+    unembedded: frozenset | set = frozenset(),
+) -> dict:
+    """Each candidate's final score (fusion, then the ranking rules), before results are cut:
+    `rank` for one repository, and `quarry org search`, which keeps one result per definition
+    per repository."""
+    if mode == "dense":
+        return dense
+    names = {i: (c.name, c.qualname) for i, c in chunks.items()}
+    if mode == "lexical":
+        scores = fusion.fuse_lexical(query, lexical, names, weights)
+    else:
+        scores = fusion.fuse(query, dense, lexical, names, weights, unembedded)
+    info = rules.QueryInfo.of(query, fusion.is_identifier(query, names))
+    return rules.apply_rules(scores, chunks, rule_weights, info)
