@@ -44,19 +44,7 @@ def extract(source: str) -> Extraction:
             stack.extend(reversed(node.named_children))
 
     out = Extraction()
-    trail: list[tuple[int, str]] = []
-    for k, (line, level, title) in enumerate(headings):
-        end = headings[k + 1][0] - 1 if k + 1 < len(headings) else len(lines)
-        while end > line and not lines[end - 1].strip():
-            end -= 1
-        while trail and trail[-1][0] >= level:
-            trail.pop()
-        trail.append((level, title))
-        out.definitions.append(Definition(
-            language="markdown", kind="section", name=title,
-            qualname=" > ".join(t for _, t in trail), start=line, end=end,
-            signature=" ".join(lines[line - 1].split())[:200],
-        ))
+    out.definitions.extend(sections("markdown", headings, lines, lambda line, _title: lines[line - 1]))
     for fence in fences:
         code = _fenced(fence, lines)
         if code is not None:
@@ -102,3 +90,22 @@ def _fenced(fence: Node, lines: list[str]) -> Extraction | None:
     # Loose calls in an example are not anyone's; the section chunk does not carry calls.
     found.calls = [c for c in found.calls if any(s <= c[0] <= e for s, e in spans)]
     return found
+
+
+def sections(language: str, headings: list[tuple[int, int, str]], lines: list[str], signature) -> list[Definition]:
+    """A section per heading (line, level, title), up to the next heading, trailing blanks dropped;
+    qualname = the heading path (`Guide > Install`). Markdown and reStructuredText share it."""
+    out: list[Definition] = []
+    trail: list[tuple[int, str]] = []
+    for k, (line, level, title) in enumerate(headings):
+        end = headings[k + 1][0] - 1 if k + 1 < len(headings) else len(lines)
+        while end > line and not lines[end - 1].strip():
+            end -= 1
+        while trail and trail[-1][0] >= level:
+            trail.pop()
+        trail.append((level, title))
+        out.append(Definition(
+            language=language, kind="section", name=title, qualname=" > ".join(t for _, t in trail),
+            start=line, end=end, signature=" ".join(signature(line, title).split())[:200],
+        ))
+    return out

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .definitions import Definition, Extraction
+from .definitions import Extraction
+from .markdown import sections
 
 _ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")  # one punctuation character, repeated
 
@@ -37,18 +38,7 @@ def extract(source: str) -> Extraction:
                 styles.append(style)
             headings.append((start + 1, styles.index(style) + 1, " ".join(title.split())))
     out = Extraction()
-    trail: list[tuple[int, str]] = []
-    for k, (line, level, title) in enumerate(headings):
-        end = headings[k + 1][0] - 1 if k + 1 < len(headings) else len(lines)
-        while end > line and not lines[end - 1].strip():
-            end -= 1
-        while trail and trail[-1][0] >= level:
-            trail.pop()
-        trail.append((level, title))
-        out.definitions.append(Definition(
-            language="rst", kind="section", name=title, qualname=" > ".join(t for _, t in trail),
-            start=line, end=end, signature=title[:200],
-        ))
+    out.definitions.extend(sections("rst", headings, lines, lambda _line, title: title))
     return out
 
 

@@ -15,6 +15,8 @@ import re
 
 from tree_sitter import Node, Query, QueryCursor
 
+from codequarry.chunk.specs.base import first_of
+
 from .facts import BARE, NEW, SELF, SUPER, UNKNOWN, Site, dotted, text, type_name
 
 _SELF_ALIAS = "@self"  # a Go method's receiver variable
@@ -149,16 +151,6 @@ class Reader:
         return receiver, ""
 
 
-def _first(node: Node | None, types: set[str]) -> Node | None:
-    stack = [node] if node is not None else []
-    while stack:
-        n = stack.pop()
-        if n.type in types:
-            return n
-        stack.extend(reversed(n.named_children))
-    return None
-
-
 def _names_in(node: Node | None, types=frozenset({"identifier", "shorthand_property_identifier_pattern"})):
     """Identifiers a pattern binds (`a, (b, c)`, `{x, y}`), skipping default values and types."""
     out: list[str] = []
@@ -206,10 +198,10 @@ class PythonReader(Reader):
                 if p.type == "identifier":
                     scopes.bind(node, text(p))
                 elif p.type in ("typed_parameter", "typed_default_parameter", "default_parameter"):
-                    name = p.child_by_field_name("name") or _first(p, {"identifier"})
+                    name = p.child_by_field_name("name") or first_of(p, {"identifier"})
                     scopes.bind(node, text(name), type_name(text(p.child_by_field_name("type"))))
                 elif p.type in ("list_splat_pattern", "dictionary_splat_pattern"):
-                    scopes.bind(node, text(_first(p, {"identifier"})))
+                    scopes.bind(node, text(first_of(p, {"identifier"})))
         elif capture == "assign":
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
             declared = type_name(text(node.child_by_field_name("type")))
@@ -299,7 +291,7 @@ class GoReader(Reader):
                 scopes.bind(node, name)
         elif capture == "struct":
             owner = text(node.prev_named_sibling) if node.prev_named_sibling is not None else ""
-            body = _first(node, {"field_declaration_list"})
+            body = first_of(node, {"field_declaration_list"})
             for f in body.named_children if body is not None else []:
                 if f.type == "field_declaration":
                     type_ = self._type(f.child_by_field_name("type"))
@@ -326,7 +318,7 @@ class GoReader(Reader):
             n = n.parent
         if n is None:
             return None
-        found = _first(n.child_by_field_name("receiver"), {"type_identifier"})
+        found = first_of(n.child_by_field_name("receiver"), {"type_identifier"})
         return text(found) if found is not None else None
 
 
@@ -349,7 +341,7 @@ class JavaReader(Reader):
     def call(self, node):
         if node.type == "object_creation_expression":
             t = node.child_by_field_name("type")
-            name = _first(t, {"type_identifier"}) if t is not None and t.type != "scoped_type_identifier" \
+            name = first_of(t, {"type_identifier"}) if t is not None and t.type != "scoped_type_identifier" \
                 else (t.child_by_field_name("name") if t is not None else None)
             return (name, NEW) if name is not None else None
         name = node.child_by_field_name("name")
@@ -365,7 +357,7 @@ class JavaReader(Reader):
     def bind(self, capture, node, scopes):
         if capture == "param":
             type_ = self._type(node.child_by_field_name("type"))
-            name = node.child_by_field_name("name") or _first(node, {"identifier"})
+            name = node.child_by_field_name("name") or first_of(node, {"identifier"})
             scopes.bind(node, text(name), type_)
         elif capture in ("local", "field", "for"):
             declared = self._type(node.child_by_field_name("type"))
