@@ -17,7 +17,7 @@ none loaded beyond the search's own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codequarry.errors import UserInputError
@@ -159,8 +159,12 @@ def _gather(searcher, query: str, budget: int, seeds: int) -> Gathered:
     used = left_out = 0
     for c in ranked:
         s = c.symbol
-        if any(k.file == s.file and k.line <= s.line and s.line_end <= k.line_end for k in kept):
-            continue  # already shown inside its class (or a larger window)
+        container = next((k for k in kept if k.file == s.file and k.line <= s.line and s.line_end <= k.line_end), None)
+        if container is not None:  # already shown inside its class (or a larger window): it says why too
+            more = tuple(w for w in c.why if w not in container.why)
+            if more:
+                kept[kept.index(container)] = replace(container, why=container.why + more)
+            continue
         inside = [k for k in kept if k.file == s.file and s.line <= k.line and k.line_end <= s.line_end]
         code = _code(db, s)
         cost = estimate_tokens(code) + HEADER_TOKENS
