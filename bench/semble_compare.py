@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from codequarry.eval.fixture import REPOS_PREFIX, FixtureQuery, load_fixtures, repos_root
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FIXTURES = HERE / "fixtures" / "repos"
@@ -56,62 +58,30 @@ METRICS = ("ndcg@10", "def_r@1", "def_r@5")
 # --------------------------------------------------------------------------- fixture loading
 
 @dataclass(frozen=True, slots=True)
-class Gold:
-    file: str
-    name: str | None
-    grade: int
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    id: str
-    text: str
-    category: str
-    gold: tuple[Gold, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Repo:
     name: str
     language: str
     split: str
     path: Path
-    queries: tuple[Query, ...]
-
-
-def repo_path(spec: str) -> Path:
-    if spec.startswith("repos:"):
-        base = os.environ.get("QUARRY_REPOS_DIR") or str(ROOT / "build" / "repos")
-        return Path(base) / spec.removeprefix("repos:")
-    return Path(spec).expanduser()
+    queries: tuple[FixtureQuery, ...]
 
 
 def load_repos(folder: Path, split: str, names: tuple[str, ...] = (), limit: int | None = None) -> list[Repo]:
+    """The repository fixtures in `folder` through the evaluation harness's own loader and
+    `repos:` resolution (eval/fixture.py), so both tools see exactly what `quarry eval` sees."""
     out = []
-    for f in sorted(folder.glob("*.json")):
-        d = json.loads(f.read_text())
-        if split != "all" and d["split"] != split:
+    for fx in load_fixtures(folder):
+        if split != "all" and fx.split != split:
             continue
-        if names and d["name"] not in names:
+        if names and fx.name not in names:
             continue
-        qs = tuple(
-            Query(q["id"], q["query"], q.get("category", ""),
-                  tuple(Gold(g["file"], g.get("name"), int(g.get("grade", 1))) for g in q["gold"]))
-            for q in d["queries"] if split == "all" or q.get("split", d["split"]) == split
-        )
-        out.append(Repo(d["name"], d["language"], d["split"], repo_path(d["repository"]["path"]), qs[:limit]))
+        qs = fx.select(None if split == "all" else split, limit)
+        path = repos_root() / fx.repository["path"].removeprefix(REPOS_PREFIX)
+        out.append(Repo(fx.name, fx.language or "", fx.split or "", path, tuple(qs)))
     return out
 
 
 # --------------------------------------------------------------------------- matching and metrics
-
-def file_qrels(q: Query) -> dict[str, int]:
-    """Each gold file's relevance: the highest grade any of the query's golds gives it."""
-    out: dict[str, int] = {}
-    for g in q.gold:
-        out[g.file] = max(out.get(g.file, 0), g.grade)
-    return out
-
 
 def ranked_files(files: list[str]) -> list[str]:
     """Files in order of their first appearance in a ranked chunk list."""
@@ -154,10 +124,10 @@ def definition_ids(matches: list[list[int]]) -> list[str]:
     return out
 
 
-def score_query(files: list[str], matches: list[list[int]], q: Query) -> dict[str, float | None]:
+def score_query(files: list[str], matches: list[list[int]], q: FixtureQuery) -> dict[str, float | None]:
     from codequarry.eval.metrics import ndcg_at, recall_at
 
-    out: dict[str, float | None] = {"ndcg@10": ndcg_at(ranked_files(files), file_qrels(q), 10)}
+    out: dict[str, float | None] = {"ndcg@10": ndcg_at(ranked_files(files), q.file_qrels, 10)}
     named = {f"g{j}": 1 for j, g in enumerate(q.gold) if g.name}
     if named:
         ids = definition_ids(matches)
@@ -168,12 +138,12 @@ def score_query(files: list[str], matches: list[list[int]], q: Query) -> dict[st
     return out
 
 
-def quarry_matches(chunks, q: Query, language: str) -> list[list[int]]:
+def quarry_matches(chunks, q: FixtureQuery, language: str) -> list[list[int]]:
     return [[j for j, g in enumerate(q.gold) if g.name and c.file == g.file and names_definition(c, g.name, language)]
             for c in chunks]
 
 
-def span_matches(results: list[tuple[str, int, int]], q: Query, spans: dict[int, tuple[int, int] | None]) -> list[list[int]]:
+def span_matches(results: list[tuple[str, int, int]], q: FixtureQuery, spans: dict[int, tuple[int, int] | None]) -> list[list[int]]:
     """(file, start, end) results → named golds whose definition lines they overlap."""
     out = []
     for f, s, e in results:

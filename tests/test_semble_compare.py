@@ -45,12 +45,14 @@ def helper():
 
 
 def _query(*gold):
-    return sc.Query("q1", "parse text", "semantic", tuple(sc.Gold(*g) for g in gold))
+    from codequarry.eval.fixture import FixtureQuery, Gold
+
+    return FixtureQuery("q1", "parse text", tuple(Gold(f, name, grade=grade) for f, name, grade in gold), "semantic")
 
 
 def test_file_relevance_is_the_highest_grade_naming_the_file():
     q = _query(("a.py", "f", 1), ("a.py", "g", 2), ("b.py", None, 1))
-    assert sc.file_qrels(q) == {"a.py": 2, "b.py": 1}
+    assert q.file_qrels == {"a.py": 2, "b.py": 1}
 
 
 def test_files_are_ranked_by_first_appearance_and_scored_by_ndcg():

@@ -21,6 +21,20 @@ def _say(line: str) -> None:
     click.echo(printable_line(line))
 
 
+def _render_groups(groups, as_json: bool, empty: str, edge_line) -> None:
+    """callers and callees: one group per matched definition, its edges below it (`edge_line(g, e)`)."""
+    if as_json:
+        _echo_json([g.to_json() for g in groups])
+        return
+    for g in groups:
+        s = g.symbol
+        _say(f"{s.qualname}  {s.location}  ({s.kind})")
+        if not g.edges:
+            _say(f"  {empty}")
+        for e in g.edges:
+            _say(f"  {edge_line(g, e)}")
+
+
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2))
 
@@ -43,16 +57,8 @@ def callers_command(name, repo, index_dir, as_json) -> None:
     from codequarry.graph.query import callers
 
     groups = callers(name, repo=repo, index_dir=index_dir)
-    if as_json:
-        _echo_json([g.to_json() for g in groups])
-        return
-    for g in groups:
-        s = g.symbol
-        _say(f"{s.qualname}  {s.location}  ({s.kind})")
-        if not g.edges:
-            _say("  no callers found")
-        for e in g.edges:
-            _say(f"  {e.caller.file}:{e.line}  {e.caller.qualname}  {_called(e)}  {_edge_tag(e)}")
+    _render_groups(groups, as_json, "no callers found",
+                   lambda g, e: f"{e.caller.file}:{e.line}  {e.caller.qualname}  {_called(e)}  {_edge_tag(e)}")
 
 
 @click.command("callees")
@@ -70,17 +76,9 @@ def callees_command(name, only_resolved, repo, index_dir, as_json) -> None:
         from codequarry.graph.model import EdgeGroup
 
         groups = tuple(EdgeGroup(g.symbol, tuple(e for e in g.edges if e.status == "resolved")) for g in groups)
-    if as_json:
-        _echo_json([g.to_json() for g in groups])
-        return
-    for g in groups:
-        s = g.symbol
-        _say(f"{s.qualname}  {s.location}  ({s.kind})")
-        if not g.edges:
-            _say("  calls nothing")
-        for e in g.edges:
-            where = f"{e.target.location} {e.target.qualname}" if e.target else "-"
-            _say(f"  {s.file}:{e.line}  {_called(e)} -> {where}  {_edge_tag(e)}")
+    _render_groups(groups, as_json, "calls nothing",
+                   lambda g, e: f"{g.symbol.file}:{e.line}  {_called(e)} -> "
+                                f"{f'{e.target.location} {e.target.qualname}' if e.target else '-'}  {_edge_tag(e)}")
 
 
 @click.command("impact")
