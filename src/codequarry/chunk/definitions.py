@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from .languages import parser_for
+from .languages import parse
 from .specs import SPECS, LangSpec, Rule, strip_generics, text
 
 MAX_SIGNATURE = 200
@@ -85,8 +85,8 @@ class _Scope(NamedTuple):
 def extract(lang: str, source: str) -> Extraction:
     """Definitions and calls of `source`, a whole file in `lang` (a tree-sitter language)."""
     spec = SPECS[lang]
-    data = source.encode("utf-8", "replace")
-    root = parser_for(lang).parse(data).root_node
+    data, tree = parse(lang, source)
+    root = tree.root_node
     out = Extraction()
     stack: list[tuple[Node, _Scope, bool]] = [(root, _Scope(), True)]
     while stack:
