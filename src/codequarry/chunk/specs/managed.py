@@ -156,6 +156,37 @@ def _csharp_refine(node: Node, leading: list[Node], found) -> None:
     found.doc = csharp_doc(found.doc)
 
 
+_DIRECTIVE = re.compile(rb"[ \t]*#[ \t]*([a-z]+)")
+
+
+def csharp_without_conditionals(data: bytes) -> bytes:
+    """The file with every preprocessor line blanked and, of each `#if`, only the first branch kept.
+
+    tree-sitter-c-sharp parses directives between members, but one inside a parameter list,
+    an argument list or around a `lock (...)` header can make the whole file an ERROR node and
+    cost it its classes (pythonnet's Finalizer.cs). Blanking keeps every byte offset and line
+    number, so the tree of this text describes the file. Only the first branch is kept because
+    the branches of one `#if` are alternatives: both together are often not valid C#.
+    """
+    out: list[bytes] = []
+    depth = skip_from = 0  # skip_from: the depth whose later branches are being skipped (0: none)
+    for line in data.splitlines(keepends=True):
+        m = _DIRECTIVE.match(line)
+        word = m.group(1) if m else None
+        if word == b"if":
+            depth += 1
+        elif word in (b"elif", b"else") and depth and not skip_from:
+            skip_from = depth
+        elif word == b"endif" and depth:
+            if skip_from == depth:
+                skip_from = 0
+            depth -= 1
+        if m or skip_from:
+            line = re.sub(rb"[^\r\n]", b" ", line)
+        out.append(line)
+    return b"".join(out)
+
+
 _CSHARP_TYPE = dict(container=True, holds_methods=True)
 
 CSHARP = LangSpec(
@@ -174,4 +205,5 @@ CSHARP = LangSpec(
     opaque=frozenset({"lambda_expression", "anonymous_method_expression", "anonymous_object_creation_expression"}),
     calls={"invocation_expression": "function", "object_creation_expression": "type"},
     refine=_csharp_refine,
+    repair=csharp_without_conditionals,
 )
