@@ -207,13 +207,53 @@ def test_csharp_preprocessor_signature_and_calls_read_the_file():
     assert add.calls == ("Enqueue", "PendingFinalization", "ToString")
 
 
-def test_csharp_repair_keeps_every_offset_and_the_first_branch():
-    from codequarry.chunk.specs.managed import csharp_without_conditionals
+# scaladoc's CommentFactoryBase calls its own method `inline(...)`: tree-sitter-scala reads the Scala 3
+# soft keyword there and used to lose the trait, leaving its methods as windows or bare functions.
+SCALA_INLINE_CALL = """\
+trait CommentFactoryBase { this: MemberLookupBase =>
+
+  def bold(): Inline = {
+    jump("'''")
+    val i = inline(check("'''"))
+    Bold(i)
+  }
+
+  def italic(): Inline = {
+    val i = inline(check("''"))
+    Italic(i)
+  }
+
+  def inline(isInlineEnd: => Boolean): Inline = {
+    Text(isInlineEnd.toString)
+  }
+}
+"""
+
+
+def test_scala_method_named_inline_keeps_the_trait_and_its_methods():
+    got = [(c.kind, c.qualname, c.line_start, c.line_end) for c in chunk_file("Comments.scala", SCALA_INLINE_CALL)]
+    assert got == [
+        ("trait", "CommentFactoryBase", 1, 17),
+        ("method", "CommentFactoryBase.bold", 3, 7),
+        ("method", "CommentFactoryBase.italic", 9, 12),
+        ("method", "CommentFactoryBase.inline", 14, 16),
+    ]
+
+
+def test_scala_calls_to_inline_keep_their_name():
+    bold = next(c for c in chunk_file("Comments.scala", SCALA_INLINE_CALL) if c.qualname == "CommentFactoryBase.bold")
+    assert bold.calls == ("jump", "inline", "check", "Bold")
+
+
+def test_repairs_keep_every_offset_and_touch_only_what_breaks_the_parse():
+    from codequarry.chunk.specs.managed import csharp_without_conditionals, scala_without_inline_calls
 
     cs = b"void F(int a\n#if X\n, int b\n#elif Y\n, int c\n#else\n#if Z\n, int d\n#endif\n#endif\n) { }\r\n"
     fixed = csharp_without_conditionals(cs)
     assert len(fixed) == len(cs) and fixed.count(b"\n") == cs.count(b"\n") and fixed.endswith(b"\r\n")
     assert fixed.split() == [b"void", b"F(int", b"a", b",", b"int", b"b", b")", b"{", b"}"]  # first branch only
+    scala = b"def inline(x: Int) = inline (x) + a.inline(x) + inlined(x) + `inline`(x)"
+    assert scala_without_inline_calls(scala) == scala.replace(b"= inline (", b"= inl1ne (")
 
 
 def test_csharp_conditionals_that_parse_keep_both_branches():

@@ -12,7 +12,8 @@ Tree-sitter recovers from syntax errors locally, so definitions it still
 recognises in a damaged file are kept (their ranges are real); whatever it
 could not make sense of is left for line windows. Where a grammar loses a
 whole file to something it cannot parse (C# preprocessor lines inside a
-parameter list or between `lock (...)` and its block), the language's `repair` gives a second parse of the
+parameter list or between `lock (...)` and its block; a Scala 2 call to a
+method named `inline`), the language's `repair` gives a second parse of the
 same bytes with that neutralised, and the less damaged tree is walked
 (C#: of each `#if`, only the first branch is then seen).
 

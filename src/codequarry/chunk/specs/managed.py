@@ -107,6 +107,21 @@ def _scala_extended(node: Node) -> str | None:
     return text(found) if found is not None else None
 
 
+# A call `inline(...)` (not `x.inline(...)`, not `def inline(`): tree-sitter-scala takes the word for
+# Scala 3's `inline` modifier, which is never followed by `(`.
+_SCALA_INLINE_CALL = re.compile(rb"(?<![\w$.`])(?<!def )inline(?=[ \t]*\()")
+
+
+def scala_without_inline_calls(data: bytes) -> bytes:
+    """The file with each call to a method named `inline` renamed to a same-length identifier.
+
+    Scala 2 code may name a method `inline` (scaladoc's CommentFactoryBase does); a call to it
+    derails the parser so far that a trait and its methods were lost. The calls the walker records
+    are read from the file itself, so they still say `inline`.
+    """
+    return _SCALA_INLINE_CALL.sub(b"inl1ne", data)
+
+
 _SCALA_TYPE = dict(container=True, holds_methods=True)
 
 SCALA = LangSpec(
@@ -123,6 +138,7 @@ SCALA = LangSpec(
     comments=frozenset({"comment", "block_comment"}),
     opaque=frozenset({"lambda_expression"}),
     calls={"call_expression": "function", "instance_expression": None},
+    repair=scala_without_inline_calls,
 )
 
 
