@@ -121,15 +121,9 @@ class LocalStore:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise IndexMismatchError(f"{self.path} is a SQLite file but not a codequarry org store")
-            with _Write(self.conn):
-                for stmt in _SCHEMA:
-                    self.conn.execute(stmt)
-                lexical.create_table(self.conn)
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
-            if self._meta("format") != FORMAT:
+            if not tables:  # a store that exists is only read here, so searches work on a read-only file
+                self._create()
+            elif "meta" not in tables or self._meta("format") != FORMAT:
                 raise IndexMismatchError(f"{self.path} is a SQLite file but not a codequarry org store")
             binding = self._meta("model")
         except BaseException:
@@ -138,6 +132,14 @@ class LocalStore:
         if binding:
             binding = json.loads(binding)
             self.model, self.dim = binding["model"], int(binding["dim"])
+
+    def _create(self) -> None:
+        with _Write(self.conn):
+            for stmt in _SCHEMA:
+                self.conn.execute(stmt)
+            lexical.create_table(self.conn)
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
