@@ -24,8 +24,8 @@ def _milvus_ready() -> bool:
 
 STORES = [
     "local",
-    pytest.param("milvus", marks=[pytest.mark.scale,
-                                  pytest.mark.skipif(not _milvus_ready(), reason="the 'scale' extra is not installed")]),
+    pytest.param("milvus", marks=[
+        pytest.mark.scale, pytest.mark.skipif(not _milvus_ready(), reason="the 'scale' extra is not installed")]),
 ]
 
 
@@ -61,7 +61,8 @@ def _row(repo, chunk, vec, text_hash=None):
 
 # Two repositories; the query vector [1, 0, 0, 0] is nearest to `retry_upload`, then `upload_file`.
 ROWS = [
-    _row("alpha", _chunk("src/upload.py", "retry_upload", "def retry_upload(): retry the failed upload"), [1, 0.1, 0, 0]),
+    _row("alpha", _chunk("src/upload.py", "retry_upload", "def retry_upload(): retry the failed upload"),
+         [1, 0.1, 0, 0]),
     _row("alpha", _chunk("src/upload.py", "upload_file", "def upload_file(): send a file", line=5), [1, 0.5, 0, 0]),
     _row("alpha", _chunk("util/paths.py", "normalise_path", "def normalise_path(p): collapse slashes"), [0, 1, 0, 0]),
     _row("beta", _chunk("net/retry.go", "RetryRequest", "func RetryRequest() { retry upload }", language="go"),

@@ -21,8 +21,8 @@ from conftest import write_tree  # noqa: E402
 pytestmark = pytest.mark.scale
 
 ALPHA = {
-    "store.py": 'class UploadStore:\n    def retry_failed_uploads(self, queue):\n        """Retry every failed upload."""\n'
-                '        return queue\n',
+    "store.py": 'class UploadStore:\n    def retry_failed_uploads(self, queue):\n'
+                '        """Retry every failed upload."""\n        return queue\n',
     "util/paths.py": 'def normalise_path(path):\n    """Collapse slashes in a path."""\n    return path\n',
     "util/old.py": 'def legacy_checksum(data):\n    """The old checksum nobody calls."""\n    return 0\n',
 }

@@ -66,7 +66,8 @@ def org_index(paths, list_file, store_uri, address, workers, model, force, max_b
     click.echo(printable_line(
         f"indexed {len(stats.repos)} repositories into {stats.store} ({stats.model}) in {stats.seconds:.1f}s "
         f"with {stats.workers} worker(s): {stats.chunks} chunks, {stats.embedded} embedded, {stats.reused} reused, "
-        f"{stats.kept} kept, {stats.removed} removed; {stats.chunks_per_second:.0f} chunks/s"))
+        f"{stats.kept} kept, {stats.removed} removed; {stats.files_parsed} files parsed, {stats.files_unchanged} "
+        f"unchanged; {stats.chunks_per_second:.0f} chunks/s"))
 
 
 @org_group.command("search")

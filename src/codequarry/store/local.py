@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -249,8 +248,8 @@ class LocalStore:
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT(repo, path) DO UPDATE SET "
                 "size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash",
                 ((repo, f.path, f.size, f.mtime_ns, f.hash) for f in files))
-            self.conn.execute("INSERT INTO repos VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET record = excluded.record",
-                              (repo, json.dumps(record)))
+            self.conn.execute("INSERT INTO repos VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
+                              "record = excluded.record", (repo, json.dumps(record)))
 
     # -- reads -------------------------------------------------------------------------------
     @_guarded
@@ -408,7 +407,8 @@ class LocalStore:
 
     @_guarded
     def repositories(self) -> dict[str, dict]:
-        return {name: json.loads(rec) for name, rec in self.conn.execute("SELECT name, record FROM repos ORDER BY name")}
+        rows = self.conn.execute("SELECT name, record FROM repos ORDER BY name")
+        return {name: json.loads(rec) for name, rec in rows}
 
     def close(self) -> None:
         """Leave a FAISS file that matches the rows, so the next search loads instead of rebuilding."""
