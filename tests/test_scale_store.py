@@ -100,3 +100,15 @@ def test_parse_reads_only_files_whose_state_changed(tmp_path):
     assert {s.path for s in again.states} == {"a.py", "b.py"}  # a.py's new mtime is recorded, not re-chunked
     forced = parse_repository("r", str(repo), known=known, rechunk=True)
     assert forced.files_parsed == 2 and forced.unchanged == set() and forced.gone == ["c.py"]
+
+
+def test_org_index_refuses_an_unknown_store_before_starting_ray(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from codequarry.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # were Ray started, this would be a missing-extra error instead
+    (tmp_path / "r").mkdir()
+    result = CliRunner().invoke(main, ["org", "index", str(tmp_path / "r"), "--store", str(tmp_path / "org.json")])
+    assert result.exit_code == 2 and "is not a Milvus URI" in result.output and "*.sqlite" in result.output
+    assert not (tmp_path / "org.json").exists()
