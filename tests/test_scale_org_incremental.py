@@ -147,3 +147,27 @@ def test_force_reparses_everything_and_keeps_states(org):
     assert by["alpha"].files_parsed == 2 and stats.removed == 0
     again, _ = _index(org, "alpha")
     assert again.files_parsed == 0
+
+
+def test_run_killed_before_recording_states_rereads_the_file(org, monkeypatch):
+    """File states are written last: a run that dies after writing a file's chunks re-reads that file."""
+    from codequarry.store.local import LocalStore
+    from codequarry.store.milvus import MilvusStore
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed before the states")
+
+    p = org["repos"]["alpha"] / "store.py"
+    p.write_text(p.read_text() + "\n\ndef purge_uploads(queue):\n    return []\n")
+    with monkeypatch.context() as m:
+        m.setattr(LocalStore, "set_repository", die)
+        m.setattr(MilvusStore, "set_repository", die)
+        with pytest.raises(RuntimeError, match="killed before the states"):
+            _index(org, "alpha")
+    stats, by = _index(org, "alpha")
+    assert by["alpha"].files_parsed == 1 and stats.embedded == 0  # re-read, but its chunks were already in
+    files, states = _files(org, "alpha")
+    assert states["store.py"].size == p.stat().st_size
+    assert _search(org, "purge_uploads", "--repo", "alpha")[0]["name"] == "purge_uploads"
+    again, _ = _index(org, "alpha")
+    assert again.files_parsed == 0
