@@ -1,4 +1,7 @@
-"""`quarry org index | search | list | remove`: many repositories in one Milvus store (registered by cli.py)."""
+"""`quarry org index | search | list | remove`: many repositories in one store (registered by cli.py).
+
+`--store` picks the store (store/open.py): a Milvus URI or a Milvus Lite `*.db` file (the default), or a
+`*.sqlite` file for SQLite + FAISS on this machine."""
 
 from __future__ import annotations
 
@@ -11,21 +14,22 @@ DEFAULT_STORE = "~/.quarry/org.db"
 
 _store_option = click.option(
     "--store", "store_uri", envvar="QUARRY_ORG_STORE", default=DEFAULT_STORE, show_default=True,
-    help="Milvus Lite file (*.db) or Milvus cluster URI (http://host:19530; token from $MILVUS_TOKEN).",
+    help="Milvus Lite file (*.db), Milvus cluster URI (http://host:19530; token from $MILVUS_TOKEN), "
+         "or a local SQLite + FAISS store (*.sqlite).",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 def _uri(store_uri: str) -> str:
-    from codequarry.store.milvus import is_remote
+    from codequarry.store.open import normalise
 
-    return store_uri if is_remote(store_uri) else str(Path(store_uri).expanduser())
+    return normalise(store_uri)
 
 
 def _open(store_uri: str):
-    from codequarry.store.milvus import MilvusStore
+    from codequarry.store.open import open_store
 
-    return MilvusStore(_uri(store_uri), create=False)
+    return open_store(store_uri, create=False)
 
 
 @click.group("org")
@@ -62,7 +66,8 @@ def org_index(paths, list_file, store_uri, address, workers, model, force, max_b
     click.echo(printable_line(
         f"indexed {len(stats.repos)} repositories into {stats.store} ({stats.model}) in {stats.seconds:.1f}s "
         f"with {stats.workers} worker(s): {stats.chunks} chunks, {stats.embedded} embedded, {stats.reused} reused, "
-        f"{stats.kept} kept, {stats.removed} removed; {stats.chunks_per_second:.0f} chunks/s"))
+        f"{stats.kept} kept, {stats.removed} removed; {stats.files_parsed} files parsed, {stats.files_unchanged} "
+        f"unchanged; {stats.chunks_per_second:.0f} chunks/s"))
 
 
 @org_group.command("search")
