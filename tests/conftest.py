@@ -106,8 +106,8 @@ def org_store(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("org")
     paths = [str(write_tree(root / name, files)) for name, files in ORG_REPOS.items()]
     store = str(root / "store" / "org.db")
-    result = run_cli("org", "index", *paths, "--store", store, "--model", "hash", "--json",
-                     env={"QUARRY_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(Path(__file__).parent.parent / "src")})
+    env = {"QUARRY_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    result = run_cli("org", "index", *paths, "--store", store, "--model", "hash", "--json", env=env)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     return {"root": root, "store": store, "chunks": {r["name"]: r["chunks"] for r in stats["repos"]}}

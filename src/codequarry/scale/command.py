@@ -1,4 +1,4 @@
-"""`quarry org index | search | list | remove | mcp | serve`: many repositories in one Milvus store (registered by cli.py)."""
+"""`quarry org index | search | list | remove | mcp | serve`: many repositories in one Milvus store."""
 
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ def org_mcp(store_uri) -> None:
 @org_group.command("serve")
 @_store_option
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on (127.0.0.1 or ::1).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to listen on (127.0.0.1 or ::1).")
 @click.option("--idle-timeout", "idle_minutes", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Exit after this many minutes without a request (0: never).")
 def org_serve(store_uri, port, host, idle_minutes) -> None:
