@@ -139,6 +139,20 @@ def test_not_json_is_400(served):
     assert reply.startswith(b"HTTP/1.1 400") and b"not JSON" in reply
 
 
+def test_a_request_not_sent_in_time_is_408(served):
+    """serve/'s deadline holds here too: a body that stops arriving frees its thread after 5 s (the default)."""
+    info, _ = served
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", info["port"]), timeout=30) as s:
+        s.sendall(b"POST /org/search HTTP/1.1\r\nHost: x\r\n" + f"{TOKEN_HEADER}: {info['token']}\r\n".encode()
+                  + b"Content-Length: 100\r\n\r\n{\"query\": ")
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408") and b"not received within 5 s" in reply, reply
+    assert time.monotonic() - started < 15
+
+
 def test_parallel_requests_share_the_one_store(served, expected):
     """Sixteen requests at once on the pool's threads: every one answered, every answer whole."""
     info, _ = served
