@@ -132,7 +132,7 @@ class IndexDB:
             self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
 
     def transaction(self):
-        return _Transaction(self.conn)
+        return Transaction(self.conn)
 
     def close(self) -> None:
         if self._staging is not None:  # only the run that staged owns the scratch file; readers leave it
@@ -425,7 +425,7 @@ class IndexDB:
             self.set_meta("default_slot", name)
 
 
-class _Transaction:
+class Transaction:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (autocommit connection)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

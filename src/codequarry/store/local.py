@@ -36,6 +36,7 @@ from codequarry.errors import CorruptIndexError, IndexMismatchError, IndexMissin
     UserInputError
 from codequarry.search import lexical
 from codequarry.store.base import ChunkRow, FileState, StoredChunk, StoreFilter
+from codequarry.store.db import Transaction
 
 FORMAT = "codequarry-org-store"
 SUFFIX = ".sqlite"
@@ -79,21 +80,6 @@ def _guarded(method):
     return wrapper
 
 
-class _Write:
-    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on any error): one writer at a time, readers unaffected (WAL)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        return False
-
-
 class LocalStore:
     """ChunkStore on one SQLite file (rows, vectors, lexical index) and one FAISS file (a checked cache)."""
 
@@ -133,7 +119,7 @@ class LocalStore:
             self.model, self.dim = binding["model"], int(binding["dim"])
 
     def _create(self) -> None:
-        with _Write(self.conn):
+        with Transaction(self.conn):
             for stmt in _SCHEMA:
                 self.conn.execute(stmt)
             lexical.create_table(self.conn)
@@ -158,7 +144,7 @@ class LocalStore:
     @_guarded
     def bind(self, model: str, dim: int) -> None:
         if self.model is None:
-            with _Write(self.conn):
+            with Transaction(self.conn):
                 self._set_meta("model", json.dumps({"model": model, "dim": int(dim)}))
             self.model, self.dim = model, int(dim)
         elif (self.model, self.dim) != (model, dim):
@@ -200,7 +186,7 @@ class LocalStore:
             c = r.chunk
             data.append((r.id, r.repo, c.file, c.language, c.kind, c.name, c.qualname, c.signature, c.doc, c.parent,
                          c.line_start, c.line_end, c.code, r.text_hash, vec.tobytes()))
-        with _Write(self.conn):
+        with Transaction(self.conn):
             self._delete_ns(self._ns([r.id for r in rows]))
             for r, values in zip(rows, data):
                 n = self.conn.execute(
@@ -216,7 +202,7 @@ class LocalStore:
         ids = list(ids)
         if not ids:
             return 0
-        with _Write(self.conn):
+        with Transaction(self.conn):
             ns = self._ns(ids)
             self._delete_ns(ns)
             if ns:
@@ -227,7 +213,7 @@ class LocalStore:
 
     @_guarded
     def delete_repository(self, repo: str) -> int:
-        with _Write(self.conn):
+        with Transaction(self.conn):
             ns = [r[0] for r in self.conn.execute("SELECT n FROM chunks WHERE repo = ?", (repo,))]
             self._delete_ns(ns)
             self.conn.execute("DELETE FROM files WHERE repo = ?", (repo,))
@@ -242,7 +228,7 @@ class LocalStore:
     def set_repository(self, repo: str, path: str, chunks: int, *, files: Sequence[FileState] = (),
                        gone: Iterable[str] = (), parser: str = "") -> None:
         record = {"path": path, "chunks": chunks, "indexed_at": round(time.time(), 3), "parser": parser}
-        with _Write(self.conn):  # the record and the file states in one transaction
+        with Transaction(self.conn):  # the record and the file states in one transaction
             self.conn.executemany("DELETE FROM files WHERE repo = ? AND path = ?", ((repo, p) for p in gone))
             self.conn.executemany(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT(repo, path) DO UPDATE SET "
@@ -341,7 +327,7 @@ class LocalStore:
         if self._index is None:
             return
         try:
-            with _Write(self.conn):
+            with Transaction(self.conn):
                 if self._data_version() != self._version:  # a writer got in first: its close writes the file
                     return
                 digest = faiss_files.write(self._index, vector_file(self.path))
