@@ -93,6 +93,7 @@ def extract(lang: str, source: str) -> Extraction:
     data, tree = parse(lang, source)
     root = _repaired(lang, spec, data, tree.root_node)
     out = Extraction()
+    wanted = spec.calls.keys() | spec.rules.keys()
     stack: list[tuple[Node, _Scope, bool]] = [(root, _Scope(), True)]
     while stack:
         node, scope, allowed = stack.pop()
@@ -113,7 +114,10 @@ def extract(lang: str, source: str) -> Extraction:
             scope, allowed = inner
         elif ntype in spec.opaque:
             allowed = False
-        stack.extend((child, scope, allowed) for child in reversed(node.named_children))
+        # A leaf that is neither a call nor a definition has nothing to record: not pushing it
+        # (most named nodes are identifiers and literals) halves the walk.
+        stack.extend((child, scope, allowed) for child in reversed(node.named_children)
+                     if child.named_child_count or child.type in wanted)
     if spec.merge_clauses:
         out.definitions = _merge_clauses(out.definitions, source.split("\n"))
     return out

@@ -43,7 +43,7 @@ def _walk(root: Node, types: frozenset[str]):
         if n.type in types:
             yield n
             continue
-        stack.extend(reversed(n.named_children))
+        stack.extend(c for c in reversed(n.named_children) if c.named_child_count or c.type in types)
 
 
 # --- Python ------------------------------------------------------------------------------------
