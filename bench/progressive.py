@@ -131,6 +131,8 @@ def main() -> None:
     ap.add_argument("--repos", default="jinja2,echo")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--baseline", type=Path, default=None, help="src folder of a checkout to time one-shot")
+    ap.add_argument("--baseline-model", default=None, help="the baseline's model (default: --model), e.g. the "
+                    "default of that checkout when the default has changed since")
     args = ap.parse_args()
     repos_dir = Path(os.environ.get("QUARRY_REPOS_DIR", "/work/repos"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -139,7 +141,8 @@ def main() -> None:
     for name in args.repos.split(","):
         row = run_progressive(repos_dir / name, args.model, src)
         if args.baseline:
-            row["baseline_first_search_s"] = run_baseline(repos_dir / name, args.model, args.baseline)
+            row["baseline_model"] = args.baseline_model or args.model
+            row["baseline_first_search_s"] = run_baseline(repos_dir / name, row["baseline_model"], args.baseline)
         rows.append(row)
         print(f"[{time.strftime('%H:%M:%S')} load {load()}] {row}", file=sys.stderr, flush=True)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

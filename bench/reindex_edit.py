@@ -53,10 +53,16 @@ def _quarry(*args: str) -> subprocess.CompletedProcess:
                           check=True)
 
 
-def _target(repo: Path) -> Path | None:
-    """A middle-sized file in a language with a probe template."""
-    files = sorted((p for p in repo.rglob("*") if p.is_file() and not p.is_symlink() and p.suffix in CODE
-                    and "test" not in p.as_posix().lower()), key=lambda p: p.stat().st_size)
+def _target(index: Path) -> str | None:
+    """A middle-sized indexed code file (not a test) in a language with a probe template."""
+    import sqlite3
+
+    conn = sqlite3.connect(index / "index.db")
+    try:
+        rows = conn.execute("SELECT path, size FROM files ORDER BY size").fetchall()
+    finally:
+        conn.close()
+    files = [p for p, _ in rows if Path(p).suffix in CODE and "test" not in p.lower()]
     return files[len(files) // 2] if files else None
 
 
@@ -74,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     load_before = load()
     for repo in load_repos(args.fixtures, "all", tuple(args.repo)):
-        target = _target(repo.path)
-        if target is None:
-            print(f"{repo.name}: no file to edit in a probed language; skipped", file=sys.stderr)
-            continue
         work = Path(tempfile.mkdtemp(prefix="reindex-"))
         try:
             src, idx = work / "repo", work / "index"
@@ -88,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(cached, idx)
             (idx / "lock").unlink(missing_ok=True)
             first = json.loads(_quarry("index", str(src), "--index-dir", str(idx), "--json").stdout)
+            rel = _target(idx)
+            if rel is None:
+                print(f"{repo.name}: no indexed file in a probed language; skipped", file=sys.stderr)
+                continue
             noop, edit, embedded = [], [], []
-            rel = target.relative_to(repo.path).as_posix()
             for n in range(args.rounds):
                 t = time.perf_counter()
                 _quarry("index", str(src), "--index-dir", str(idx), "--json")
