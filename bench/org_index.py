@@ -16,8 +16,8 @@ chunks/s on wall time; where time goes (parse seconds summed over Ray tasks,
 embed seconds summed over actors, the driver's store reads/writes); and
 CPU-seconds, read from /proc for every process the run started and still holds
 (embedding actors, other Ray workers = the parse tasks, Ray's own daemons) plus
-the driver and its reaped children (the Milvus Lite server), each minus what it
-had used when the runtime was up.
+the driver (which also runs Milvus Lite, in process) and its reaped children,
+each minus what it had used when the runtime was up.
 
 --cluster: a two-node Ray cluster on this machine — `ray start --head` and a
 second `ray start --address` node, each with --num-cpus 2 and its own ports, in
@@ -108,6 +108,14 @@ def cpu_split(before: dict, after: dict, self_before, self_after) -> dict[str, f
     return split
 
 
+def release_lite(store: str) -> None:
+    """Stop the in-process Milvus Lite server of `store`: closing the client leaves it running (its threads
+    would otherwise go on using CPU and memory during the next run of this process)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(store)
+
+
 # -- local runs --------------------------------------------------------------------------------
 
 
@@ -128,11 +136,33 @@ def one_run(repos: list[Path], store: str, model: str, workers: int, label: str)
         cpu = cpu_split(cpu0, descendant_cpu(), self0, self_cpu())
     finally:
         ray.shutdown()
+        release_lite(store)
     return dict(run=label, workers=workers, model=model, repos=len(stats.repos), chunks=stats.chunks,
                 embedded=stats.embedded, reused=stats.reused, kept=stats.kept, wall_s=stats.seconds,
                 ray_start_s=round(started, 2), chunks_per_s=stats.chunks_per_second,
                 parse_task_s=stats.parse_seconds, embed_actor_s=stats.embed_seconds,
-                driver_store_s=stats.write_seconds, cpu_s=cpu, load1_before=load_before, load1_after=load1())
+                driver_store_s=stats.write_seconds, cpu_s=cpu, load1_before=load_before, load1_after=load1(),
+                repo_chunks={r.name: r.chunks for r in stats.repos})
+
+
+def parse_cpu(repos: list[Path]) -> dict:
+    """Walk + chunk + hash every repository in this process, one after another: the parse stage's
+    CPU-seconds without Ray (its worker processes come and go, so /proc undercounts them)."""
+    from codequarry.scale.parse import parse_repository
+
+    load_before = load1()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    chunks = files = 0
+    for p in repos:
+        parsed = parse_repository(p.name, str(p))
+        chunks += len(parsed.chunks)
+        files += parsed.files_parsed
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    return dict(run="parse only (no Ray)", workers=0, model="-", repos=len(repos), chunks=chunks, files=files,
+                embedded=0, wall_s=round(wall, 1), ray_start_s=0, chunks_per_s=round(chunks / wall, 1),
+                parse_task_s=round(wall, 1), embed_actor_s=0, driver_store_s=0,
+                cpu_s={"driver": round(cpu, 1), "total": round(cpu, 1)},
+                cpu_ms_per_chunk=round(1000 * cpu / chunks, 3), load1_before=load_before, load1_after=load1())
 
 
 # -- a two-node cluster on this machine ------------------------------------------------------
@@ -249,12 +279,16 @@ def main() -> None:
     ap.add_argument("--model", default="hash")
     ap.add_argument("--no-unchanged", action="store_true", help="skip the nothing-changed re-run")
     ap.add_argument("--cluster", action="store_true", help="also run on a two-node local Ray cluster")
+    ap.add_argument("--parse-cpu", action="store_true", help="also parse every repository in this process, timed")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "org_index.json")
     args = ap.parse_args()
     dirs = [Path(d) for d in args.repos_dirs.split(",") if d and Path(d).is_dir()]
     repos = find_repos(dirs, set(filter(None, args.only.split(","))))
     print(f"{len(repos)} repositories: {' '.join(p.name for p in repos)}", file=sys.stderr, flush=True)
     rows = []
+    if args.parse_cpu:
+        rows.append(parse_cpu(repos))
+        print(rows[-1], file=sys.stderr, flush=True)
     for workers in (int(w) for w in filter(None, args.workers.split(","))):
         folder = Path(tempfile.mkdtemp(prefix="quarry-org-bench-"))
         try:
