@@ -1,6 +1,7 @@
 """ANN at scale on synthetic vectors: FAISS flat vs IVF-PQ vs HNSW vs Milvus Lite.
 
-    python bench/scale_ann.py [--sizes 100000,1000000] [--dim 384] [--queries 200] [--skip hnsw,milvus]
+    python bench/scale_ann.py [--sizes 100000,1000000] [--dim 384] [--queries 200] [--milvus-queries 20]
+        [--skip hnsw,milvus] [--streamed 10000000 --streamed-nlist 4096 --streamed-m 48,96] [--out FILE]
 
 Vectors are synthetic, of the default model's dimension (MiniLM: 384): a
 mixture of 2,000 Gaussian clusters, L2-normalised (real embeddings cluster;
@@ -10,7 +11,12 @@ bytes per vector (the serialised index, or Milvus Lite's folder, over N),
 recall@10 against exact inner-product search, and single-query latency
 p50/p95 with one thread (the machine is shared). Records the 1-minute load.
 
-Writes bench/out/scale_ann.json and prints one table.
+--streamed sizes run IVF-PQ only (one index per --streamed-m code size, plus
+the first with an 8-bit scalar-quantizer refine stage) without ever holding
+the N float32 vectors: the generator is read in 100k-row blocks, each added to
+the indexes and searched exactly for the ground truth, then dropped.
+
+Writes bench/out/scale_ann.json (or --out) and prints one table.
 """
 
 from __future__ import annotations
@@ -246,6 +252,7 @@ def main() -> None:
     ap.add_argument("--milvus-queries", type=int, default=0, help="queries for Milvus Lite (default: --queries)")
     ap.add_argument("--streamed", default="", help="sizes run IVF-PQ only, streamed (e.g. 10000000)")
     ap.add_argument("--streamed-nlist", type=int, default=4096)
+    ap.add_argument("--streamed-m", default="48", help="comma list of PQ code sizes (bytes) for --streamed")
     ap.add_argument("--skip", default="", help="comma list of: ivfpq, hnsw, milvus")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "scale_ann.json")
     args = ap.parse_args()
@@ -255,7 +262,7 @@ def main() -> None:
     rows = []
     for n in (int(s) for s in filter(None, args.streamed.split(","))):
         rows += streamed_ivfpq_rows(n, args.dim, synthetic(args.queries, args.dim, seed=3), args.streamed_nlist,
-                                    (48, 96))
+                                    tuple(int(m) for m in args.streamed_m.split(",")))
     for n in (int(s) for s in filter(None, args.sizes.split(","))):
         xb = synthetic(n, args.dim, seed=2)
         xq = synthetic(args.queries, args.dim, seed=3)
