@@ -41,6 +41,12 @@ skipped, so the script is idempotent; `--force` fetches again. It prints a table
 exits 1 with one line per failure on stderr.
 
     QUARRY_REPOS_DIR=/work/repos python bench/fetch_repos.py [NAME ...] [--force]
+
+`--org` fetches instead the ORG_EXTRA list below into `$QUARRY_REPOS_DIR/org/NAME/`:
+more registry code for `bench/org_index.py` (issue 13 asks for at least 30
+repositories; the fixture has 22). It is kept apart from the fixture: no gold,
+no fixture file; its tree hashes are pinned here, and a fresh fetch that differs
+fails the same way.
 """
 
 from __future__ import annotations
@@ -68,6 +74,34 @@ DEBIAN_DROP = ("debian", ".pc")
 APT_SOURCES = Path("/etc/apt/sources.list.d")
 DEB_SRC_FILE = APT_SOURCES / "codequarry-deb-src.sources"
 MARKERS = ".fetched"  # under the repos dir: NAME.json records what NAME/ holds
+
+# For the organisation benchmark only (not the search-quality fixture): mixed languages, small to mid size.
+ORG_EXTRA = [
+    {"name": "requests", "source": {"registry": "pypi", "package": "requests", "version": "2.32.3"},
+     "tree_hash": "60d85a93d9822196f01e44baba72f7ef1cad737c5180c4e5c729f0a9ac6f0e2d"},
+    {"name": "click", "source": {"registry": "pypi", "package": "click", "version": "8.1.7"},
+     "tree_hash": "96032db3464099379d5cbc20728346d50281eb2f7a842eb19608e962bb9dd4c8"},
+    {"name": "rich", "source": {"registry": "pypi", "package": "rich", "version": "13.9.4"},
+     "tree_hash": "fed191e5c2c900ea27a800d2e0f7b4f6671b20d1b8f19db745be360716fb7364"},
+    {"name": "express", "source": {"registry": "npm", "package": "express", "version": "4.21.1"},
+     "tree_hash": "ea4a9dc70fae42250ee1c2a821b89d884dc162b3c3f9c167bfec500dea344f2b"},
+    {"name": "axios", "source": {"registry": "npm", "package": "axios", "version": "1.7.7"},
+     "tree_hash": "d6459dd890ab1eb8e680ff90a362ca90eef3f20c2c6ec30b2144eca7f16f5dee"},
+    {"name": "zod", "source": {"registry": "npm", "package": "zod", "version": "3.23.8"},
+     "tree_hash": "1837db3e177be81e66588ae3c268eb42eccef29b29bca4b04380aac179b5de77"},
+    {"name": "jq", "source": {"registry": "debian", "package": "jq", "version": "1.6-2.1+deb12u2"},
+     "tree_hash": "2044706abe46ffab8d772a0cda692e78b828bcf8f1b25d0572439700732ee1d6"},
+    {"name": "libyaml", "source": {"registry": "debian", "package": "libyaml", "version": "0.2.5-1"},
+     "tree_hash": "279d07387ed283dab10c01869d74830e3180383fe4ff068923092b0359170a2c"},
+    {"name": "cobra", "source": {"registry": "debian", "package": "golang-github-spf13-cobra", "version": "1.6.1-1"},
+     "tree_hash": "8146ee8eb56085d24bb1e0ffe8ee71367304c64441f7df3cacd50e7c1cc88d46"},
+    {"name": "msgpack", "source": {"registry": "pypi", "package": "msgpack", "version": "1.1.0"},
+     "tree_hash": "0e2a3007e00245305648b0670894c1c95e6151e0752e0524b3d45dc2c681a349"},
+    {"name": "ripgrep", "source": {"registry": "debian", "package": "rust-ripgrep", "version": "13.0.0-4"},
+     "tree_hash": "ff344a09a2ca9626e63146b87f49156b703c17cb311a7a58247dbe848ca55290"},
+    {"name": "lua-cjson", "source": {"registry": "debian", "package": "lua-cjson", "version": "2.1.0+dfsg-2.2"},
+     "tree_hash": "811f790d676f2d8a67c951812cd33b4cd914d94a08ea19c66f492a7ac86a1f30"},
+]
 
 
 class FetchError(Exception):
@@ -377,7 +411,7 @@ def fetch_one(spec: dict, base: Path, force: bool) -> dict:
     if pinned and pinned != digest:
         raise FetchError(f"tree hash {digest[:12]} differs from the fixture's {pinned[:12]}"
                          " (the registry's artefact changed; re-check the gold before updating it)")
-    if not pinned:
+    if not pinned and spec["file"] is not None:  # ORG_EXTRA has no fixture file: its hashes are pinned in code
         write_tree_hash(spec["file"], digest)
         row["status"] += ", hash written"
     return row
@@ -400,15 +434,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="fixture names to fetch (default: all)")
     ap.add_argument("--fixtures", type=Path, default=FIXTURES, help="folder of fixture JSON files")
     ap.add_argument("--force", action="store_true", help="fetch again even when present and unchanged")
+    ap.add_argument("--org", action="store_true", help="fetch ORG_EXTRA into $QUARRY_REPOS_DIR/org/ instead")
     ap.add_argument("--out", type=Path, default=OUT, help="where the JSON report goes")
     args = ap.parse_args(argv)
 
-    specs, failures = load_specs(args.fixtures)
+    if args.org:
+        specs, failures = [{"file": None, "tree_hash": None, **s} for s in ORG_EXTRA], []
+        for s in specs:
+            check_source(s["source"])
+    else:
+        specs, failures = load_specs(args.fixtures)
     if args.names:
         unknown = sorted(set(args.names) - {s["name"] for s in specs})
         failures += [f"{n}: no fixture with repository.path 'repos:{n}' in {args.fixtures}" for n in unknown]
         specs = [s for s in specs if s["name"] in args.names]
-    base = repos_dir()
+    base = repos_dir() / "org" if args.org else repos_dir()
+    if args.org and args.out == OUT:
+        args.out = OUT.with_name("fetch_org_repos.json")
     (base / MARKERS).mkdir(parents=True, exist_ok=True)
     rows = []
     if specs:

@@ -102,6 +102,28 @@ def test_fetch_reports_a_changed_artefact_as_one_failure_line(tmp_path, monkeypa
     assert len(report["failures"]) == 2
 
 
+def test_fetch_org_extra_goes_to_the_org_folder_and_checks_its_pinned_hashes(tmp_path, monkeypatch, fake_pypi,
+                                                                             capsys):
+    _sdist(tmp_path / "demo.tar.gz", {"demo-1.0/a.py": "A = 1\n"})
+    _sdist(tmp_path / "other.tar.gz", {"other-2.0/b.py": "B = 2\n"})
+    (tmp_path / "fx").mkdir()
+    _fixture(tmp_path / "fx", "fixture-only", {"registry": "pypi", "package": "demo", "version": "1.0"})
+    monkeypatch.setattr(fetch_repos, "ORG_EXTRA", [
+        {"name": "demo", "source": {"registry": "pypi", "package": "demo", "version": "1.0"}},
+        {"name": "other", "source": {"registry": "pypi", "package": "other", "version": "2.0"},
+         "tree_hash": "0" * 64},
+    ])
+
+    assert _run(tmp_path, monkeypatch, "--org") == 1
+    # ORG_EXTRA only, under org/, and no fixture is read or written.
+    assert fake_pypi == ["demo", "other"]
+    assert fetch_repos.list_files(tmp_path / "repos" / "org" / "demo") == ["a.py"]
+    assert not (tmp_path / "repos" / "fixture-only").exists()
+    assert "tree_hash" not in (tmp_path / "fx" / "fixture-only.json").read_text()
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert err == [next(line for line in err if line.startswith("fetch_repos: other: tree hash"))]
+
+
 def test_fetch_subdir_must_exist(tmp_path, monkeypatch, fake_pypi, capsys):
     _sdist(tmp_path / "demo.tar.gz", {"demo-1.0/a.py": "A = 1\n"})
     (tmp_path / "fx").mkdir()
