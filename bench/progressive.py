@@ -59,7 +59,7 @@ def _slot_state(db_path: Path):
     return chunks, row[0], row[1]
 
 
-def run_progressive(repo: Path, model: str, src: Path) -> dict:
+def run_progressive(repo: Path, model: str, src: Path, searching: bool = True) -> dict:
     folder = OUT / f"progressive-{repo.name}"
     shutil.rmtree(folder, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(src), "QUARRY_NO_SERVER": "1"}
@@ -89,11 +89,14 @@ def run_progressive(repo: Path, model: str, src: Path) -> dict:
         if state[1] is None:
             complete = now
             break
-        t = time.perf_counter()
-        searcher.search(QUERIES[q % len(QUERIES)], k=10)  # hybrid over what is embedded, lexical over the rest
-        latencies.append((time.perf_counter() - t) * 1000)
-        q += 1
-        time.sleep(0.05)
+        if searching:
+            t = time.perf_counter()
+            searcher.search(QUERIES[q % len(QUERIES)], k=10)  # hybrid over what is embedded, lexical over the rest
+            latencies.append((time.perf_counter() - t) * 1000)
+            q += 1
+            time.sleep(0.05)
+        else:  # only watch: the time to complete hybrid without the bench's own searches taking CPU
+            time.sleep(0.2)
     out, err = proc.communicate()
     if proc.returncode:
         raise SystemExit(f"quarry index failed on {repo}: {err.strip()[-500:]}")
@@ -131,6 +134,8 @@ def main() -> None:
     ap.add_argument("--repos", default="jinja2,echo")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--baseline", type=Path, default=None, help="src folder of a checkout to time one-shot")
+    ap.add_argument("--no-search", action="store_true",
+                    help="no searches during embedding (complete-hybrid time alone, comparable with --baseline)")
     ap.add_argument("--baseline-model", default=None, help="the baseline's model (default: --model), e.g. the "
                     "default of that checkout when the default has changed since")
     args = ap.parse_args()
@@ -139,7 +144,7 @@ def main() -> None:
     src = ROOT / "src"
     rows = []
     for name in args.repos.split(","):
-        row = run_progressive(repos_dir / name, args.model, src)
+        row = run_progressive(repos_dir / name, args.model, src, searching=not args.no_search)
         if args.baseline:
             row["baseline_model"] = args.baseline_model or args.model
             row["baseline_first_search_s"] = run_baseline(repos_dir / name, row["baseline_model"], args.baseline)
@@ -147,6 +152,7 @@ def main() -> None:
         print(f"[{time.strftime('%H:%M:%S')} load {load()}] {row}", file=sys.stderr, flush=True)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": args.model,
+              "searching": not args.no_search,
               "cores": len(os.sched_getaffinity(0)), "uptime": uptime, "rows": rows}
     (OUT / "progressive.json").write_text(json.dumps(result, indent=2) + "\n")
     cols = ["repo", "files", "chunks", "first_search_s", "complete_hybrid_s", "baseline_first_search_s",
