@@ -153,13 +153,14 @@ def test_kill_between_batches_keeps_them_and_the_rerun_embeds_only_the_rest(samp
 
     distinct = len({h for h, _v in state.values()})
     rerun = index_repository(sample_repo, encoder=Counting())
-    assert rerun.files_parsed == 0 and rerun.embedded == sum(calls) == distinct - 24
+    # (less the README's sections, which get no vector: embed/select.py)
+    assert rerun.files_parsed == 0 and rerun.embedded == sum(calls) == distinct - 24 - rerun.lexical_only
 
     # The final state is the one a one-shot index of the same tree gets.
     final, embedded = _state(folder)
     assert embedded is None
     oneshot = index_repository(sample_repo, model="hash", index_dir=tmp_path / "oneshot")
-    assert oneshot.embedded == distinct
+    assert oneshot.embedded == distinct - oneshot.lexical_only
     fresh, fresh_embedded = _state(tmp_path / "oneshot")
     assert fresh_embedded is None and final == fresh
     a = [(r.chunk.file, r.chunk.qualname) for r in Searcher.open(sample_repo).search("multiply extra", k=10)]
@@ -285,7 +286,7 @@ def test_background_with_a_preset_commits_the_lexical_phase_without_loading_the_
 
     monkeypatch.setattr(indexer, "_load_encoder", no_model)
     stats = index_repository(sample_repo, model="minilm", background=True, spawn=False)
-    assert stats.pending == stats.chunks > 0 and stats.embedded == 0
+    assert stats.pending == stats.chunks - stats.lexical_only > 0 and stats.embedded == 0
     conn = sqlite3.connect(sample_repo / ".quarry" / "index.db")
     try:
         assert conn.execute("SELECT model, dim, embedded FROM slots").fetchone() == ("minilm", 384, 0)

@@ -24,6 +24,7 @@ from pathlib import Path
 from codequarry.chunk import CHUNKER_VERSION
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
+from codequarry.embed.select import lexical_only
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
                                UserInputError)
@@ -55,6 +56,9 @@ class IndexStats:
     chunks_new: int = 0
     embedded: int = 0
     reused: int = 0
+    # Chunks the dense leg leaves to the lexical one (prose, vendored code, container pieces;
+    # embed/select.py): searched, never embedded.
+    lexical_only: int = 0
     seconds: float = 0.0
     # Chunk texts left to embed when the run returned after its lexical phase (--background).
     pending: int = 0
@@ -384,11 +388,16 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     else:
         db.drop_staged()
 
-    # Phase 2: embed what the cache lacks, committing each batch.
-    missing = db.unembedded(model_name)
+    # Phase 2: embed what the cache lacks, committing each batch; chunks the dense leg leaves to the
+    # lexical one (embed/select.py) need no vector, unless another chunk shares their text.
+    placed = db.placements()
+    skip = lexical_only(placed)
+    needed = {p.text_hash for i, p in placed if i not in skip}
+    missing = [(cid, h) for cid, h in db.unembedded(model_name) if h in needed]
     if slot_stale or unfinished:
         planned.update(db.all_text_hashes())
-    stats.reused = len(planned) - len({h for _, h in missing} & planned)
+    stats.reused = len(planned & needed) - len({h for _, h in missing} & planned)
+    stats.lexical_only = len(skip)
     slot_now = db.slot(slot_name)
     if missing and opts.background:
         stats.pending = len(missing)
@@ -454,7 +463,8 @@ class _Publisher:
         cached vector are left out and the slot records how many it covers; complete: every chunk
         must have one (DamagedEmbeddings names those that do not)."""
         db = self.db
-        ids, vecs = db.slot_vectors(self.model, self.dim, partial=not complete)
+        skip = lexical_only(db.placements())
+        ids, vecs = db.slot_vectors(self.model, self.dim, partial=not complete, without=skip)
         vecs = truncate(vecs, self.truncate_dim)
         current = db.slot(self.slot)
         gen = vectors.next_generation(db.folder, self.slot, current["generation"] if current else 0)
@@ -462,7 +472,7 @@ class _Publisher:
         path = vectors.vector_path(db.folder, self.slot, gen)
         digest = vectors.write(vectors.build(ids, vecs, width), path)
         try:
-            total = db.chunk_count()
+            total = db.chunk_count() - len(skip)
             db.update_slot(self.slot, model=self.model, dim=self.dim, generation=gen,
                            chunks_generation=db.chunks_generation, checksum=digest,
                            embedded=None if len(ids) == total else len(ids))

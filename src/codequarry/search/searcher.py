@@ -34,6 +34,7 @@ class Searcher:
         self.slot = info
         self._encoder = encoder
         self._index = None
+        self._have = None  # (the FAISS index, the chunk ids it holds)
         self.warnings: list[str] = []
         if info["chunks_generation"] != db.chunks_generation:
             self.warnings.append(
@@ -140,12 +141,15 @@ class Searcher:
                             unembedded=self._unembedded(lex) if mode == "hybrid" else frozenset())
 
     def _unembedded(self, ids) -> frozenset[int]:
-        """Which of `ids` the slot's vectors do not cover yet: none once `quarry index` has embedded all."""
-        if self.slot.get("embedded") is None or not ids:
+        """Which of `ids` have no vector: not embedded yet (`quarry index` still running), or left to
+        the lexical leg for good (embed/select.py)."""
+        if not ids:
             return frozenset()
-        import faiss
+        if self._have is None or self._have[0] is not self.index:
+            import faiss
 
-        have = set(faiss.vector_to_array(self.index.id_map).tolist())
+            self._have = (self.index, frozenset(faiss.vector_to_array(self.index.id_map).tolist()))
+        have = self._have[1]
         return frozenset(i for i in ids if i not in have)
 
     def candidates(self, query: str, n: int, mode: str = "hybrid", allowed: np.ndarray | None = None,

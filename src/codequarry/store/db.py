@@ -13,7 +13,7 @@ import json
 import sqlite3
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -40,6 +40,18 @@ def now() -> str:
 def _fields(c: Chunk) -> list:
     return [c.file, c.language, c.kind, c.name, c.qualname, c.line_start, c.line_end, c.code, c.signature,
             c.doc, c.parent, list(c.calls)]
+
+
+class Placement(NamedTuple):
+    """Where a chunk is, without its code: what embed/select.py decides on."""
+
+    file: str
+    language: str
+    qualname: str
+    parent: str
+    line_start: int
+    line_end: int
+    text_hash: str
 
 
 def row_to_chunk(row) -> Chunk:
@@ -329,15 +341,17 @@ class IndexDB:
                 [(model, h, b, zlib.crc32(b)) for h, b in ((h, v.tobytes()) for h, v in zip(text_hashes, vectors))],
             )
 
-    def slot_vectors(self, model: str, dim: int, *, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, vectors) of every chunk under `model`; raises DamagedEmbeddings naming the text
-        hashes whose cached vector is missing or fails its crc or length, so none is left out.
-        `partial` (a progressive run, still embedding): leave those chunks out instead."""
-        rows = self.conn.execute(
+    def slot_vectors(self, model: str, dim: int, *, partial: bool = False,
+                     without: set[int] | frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, vectors) of every chunk under `model` but those in `without` (left to the lexical
+        leg); raises DamagedEmbeddings naming the text hashes whose cached vector is missing or fails
+        its crc or length, so none is left out. `partial` (a progressive run, still embedding):
+        leave those chunks out instead."""
+        rows = [r for r in self.conn.execute(
             "SELECT c.id, e.vector, e.crc, c.text_hash FROM chunks c "
             "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id",
             (model,),
-        ).fetchall()
+        ) if r[0] not in without]
         size = 4 * dim
         bad = {r[3] for r in rows
                if r[1] is None or len(r[1]) != size or (r[2] is not None and zlib.crc32(r[1]) != r[2])}
@@ -369,6 +383,11 @@ class IndexDB:
             "ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL GROUP BY c.text_hash",
             (model,),
         ).fetchall()
+
+    def placements(self) -> list[tuple[int, Placement]]:
+        return [(r[0], Placement(*r[1:])) for r in self.conn.execute(
+            "SELECT c.id, f.path, c.language, c.qualname, c.parent, c.line_start, c.line_end, c.text_hash "
+            "FROM chunks c JOIN files f ON f.id = c.file_id")]
 
     def all_text_hashes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT text_hash FROM chunks")]
