@@ -63,7 +63,7 @@ import semble_compare as sc  # noqa: E402  (its fixture loading and scoring, so 
 
 RULE = 0.005  # the issue's tolerance on nDCG@10
 OPTIONS = ("B", "C", "D", "E")
-LABELS = {"B": "int8", "C": "seq128", "D": "nowin", "E": "noprose"}
+LABELS = {"B": "int8", "C": "seq128", "D": "nowin", "E": "noprose", "W": "nowin-split", "P": "nowin-pieces"}
 # Vector sets: (ONNX variant, max tokens) → the model name its slot records.
 ENCODINGS = {("fp32", 256): "minilm", ("int8", 256): "minilm-int8", ("fp32", 128): "minilm-seq128",
              ("int8", 128): "minilm-int8-seq128"}
@@ -96,6 +96,8 @@ class Variant:
 
 
 VARIANTS = [Variant(tuple(c)) for n in range(len(OPTIONS) + 1) for c in itertools.combinations(OPTIONS, n)]
+# D's two halves alone (see window_kinds), to see which one costs what D costs.
+VARIANTS += [Variant(("W",)), Variant(("P",))]
 
 
 def log(msg: str) -> None:
@@ -210,15 +212,24 @@ def chunk_table(folder: Path) -> tuple[list[int], list, list[str], dict[str, str
 
 def skip_windows(chunks) -> np.ndarray:
     """Rule D (see the module doc): True for a chunk whose definition already has an earlier chunk."""
+    split, pieces = window_kinds(chunks)
+    return split | pieces
+
+
+def window_kinds(chunks) -> tuple[np.ndarray, np.ndarray]:
+    """Rule D's chunks in two parts: windows 2..n of a definition split into windows (its first
+    chunk is a window too: `parent` set), and pieces of a long container between its members
+    (its first chunk is its skeleton: no `parent`)."""
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].file, chunks[i].line_start, -chunks[i].line_end))
-    out = np.zeros(len(chunks), bool)
-    seen: set[tuple[str, str]] = set()
+    split, pieces = np.zeros(len(chunks), bool), np.zeros(len(chunks), bool)
+    head: dict[tuple[str, str], bool] = {}  # definition key → its first chunk had no parent (a skeleton)
     for i in order:
         c = chunks[i]
-        if c.parent and (c.file, c.parent) in seen:
-            out[i] = True
-        seen.add((c.file, c.parent or c.qualname))
-    return out
+        key = (c.file, c.parent) if c.parent else None
+        if key is not None and key in head:
+            (pieces if head[key] else split)[i] = True
+        head.setdefault((c.file, c.parent or c.qualname), not c.parent)
+    return split, pieces
 
 
 def skip_prose(chunks) -> np.ndarray:
@@ -230,7 +241,7 @@ def skip_prose(chunks) -> np.ndarray:
 
 def kept(variant: Variant, masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     keep = np.ones(n, bool)
-    for o in ("D", "E"):
+    for o in ("D", "E", "W", "P"):
         if o in variant.options:
             keep &= ~masks[o]
     return keep
@@ -314,9 +325,11 @@ def publish_slot(folder: Path, slot: str, model: str, ids: np.ndarray, vecs: np.
 
 def build_slots(repo: str, folder: Path, work: Path) -> dict:
     ids, chunks, hashes, _ = chunk_table(folder)
-    masks = {"D": skip_windows(chunks), "E": skip_prose(chunks)}
+    split, pieces = window_kinds(chunks)
+    masks = {"D": split | pieces, "E": skip_prose(chunks), "W": split, "P": pieces}
     sets = {"minilm": None}
     out = {"chunks": len(ids), "skip_D": int(masks["D"].sum()), "skip_E": int(masks["E"].sum()),
+           "skip_D_split": int(split.sum()), "skip_D_pieces": int(pieces.sum()),
            "skip_DE": int((masks["D"] | masks["E"]).sum()), "variants": {}}
     from codequarry.store.db import IndexDB
 
