@@ -4,7 +4,8 @@ and the dev repositories of the repository fixtures.
     .venv/bin/python bench/fusion_sweep.py
     .venv/bin/python bench/fusion_sweep.py --grid 0 0.1 0.2 --limit 50 --repos build/devfx
 
-Varies FusionWeights.lexical_words (the lexical share for queries in words), with
+Varies FusionWeights.lexical_words and .lexical_words_flat together (the lexical share for queries in
+words, over repositories and over BEIR corpora), with
 reciprocal rank fusion and the two single legs as baselines, then
 lexical_identifier and exact_name_boost (identifier-like queries), all with the
 shipped lexical leg and ranking rules. Candidates are collected once and replayed
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("rrf (no rules)", rrf_row))
     for w in args.grid:
         lab.log(f"lexical_words={w}")
-        rows.append((f"words={w:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, lexical_words=w))))
+        rows.append((f"words={w:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, lexical_words=w, lexical_words_flat=w))))
     for w in args.identifier_grid:
         rows.append((f"ident={w:g}", measure("hybrid", replace(DEFAULT_WEIGHTS, lexical_identifier=w))))
     for b in BOOST_GRID:

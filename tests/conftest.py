@@ -81,3 +81,33 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
         [sys.executable, "-m", "codequarry.cli", *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=120,
     )
+
+
+# An organisation of three repositories cut from SAMPLE_REPO: Python, Go, JavaScript.
+ORG_REPOS = {
+    "alpha": {f: SAMPLE_REPO[f] for f in ("store.py", "tests/test_store.py")},
+    "beta": {"net/http_client.go": SAMPLE_REPO["net/http_client.go"]},
+    "gamma": {f: SAMPLE_REPO[f] for f in ("web/app.js", "README.md")},
+}
+
+
+@pytest.fixture(scope="module")
+def org_store(tmp_path_factory) -> dict:
+    """ORG_REPOS indexed by `quarry org index --model hash` (its own local Ray runtime) into a Milvus Lite
+    store, once per module: {"root", "store", "chunks": {repo: chunks}}. Skips without the `scale` extra.
+
+    The index runs in its own process: Milvus Lite serves a file from a thread of the process that opened
+    it and holds the file's lock until that process exits, so a store opened here could not be opened
+    by the servers the tests start in other processes."""
+    import json
+
+    for module in ("ray", "pymilvus", "milvus_lite"):
+        pytest.importorskip(module, reason="the 'scale' extra is not installed: pip install 'codequarry[scale]'")
+    root = tmp_path_factory.mktemp("org")
+    paths = [str(write_tree(root / name, files)) for name, files in ORG_REPOS.items()]
+    store = str(root / "store" / "org.db")
+    env = {"QUARRY_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    result = run_cli("org", "index", *paths, "--store", store, "--model", "hash", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    return {"root": root, "store": store, "chunks": {r["name"]: r["chunks"] for r in stats["repos"]}}

@@ -132,3 +132,130 @@ def test_calls(name, qualname, calls):
 
 def test_kotlin_interface_method_without_body_is_not_a_definition():
     assert [c.qualname for c in chunks("Store.kt") if c.qualname.startswith("Backend")] == ["Backend"]
+
+
+# pythonnet's Finalizer.cs: `#if` lines inside a parameter list, an object initialiser and between a
+# `lock (...)` header and its block. With a long enough block after them tree-sitter-c-sharp gives up
+# on the whole file (its root becomes an ERROR node): the class was lost, its members came out as bare
+# functions and the long method as windows.
+def csharp_preprocessor_source(statements: int = 60) -> str:
+    drains = "".join(f"                Drain{i}(disposeObj);\n" for i in range(statements))
+    return f"""\
+namespace Python.Runtime
+{{
+    public class Finalizer
+    {{
+        internal void AddFinalizedObject(ref IntPtr obj, int run
+#if TRACE_ALLOC
+                                         , StackTrace stackTrace
+#endif
+        )
+        {{
+#if FINALIZER_CHECK
+            lock (_queueLock)
+#endif
+            {{
+                _objQueue.Enqueue(new PendingFinalization {{
+                    PyObj = obj,
+#if TRACE_ALLOC
+                    StackTrace = stackTrace.ToString(),
+#endif
+                }});
+            }}
+        }}
+
+        internal nint DisposeAll(bool disposeObj = true)
+        {{
+#if FINALIZER_CHECK
+            lock (_queueLock)
+#endif
+            {{
+{drains}            }}
+            return 0;
+        }}
+
+#if FINALIZER_CHECK
+        private void ValidateRefCount()
+        {{
+            Check();
+        }}
+#else
+        private void ValidateRefCount() {{ }}
+#endif
+    }}
+}}
+"""
+
+
+def test_csharp_preprocessor_lines_keep_the_class_and_its_methods():
+    got = [(c.kind, c.qualname, c.line_start, c.line_end) for c in chunk_file("Finalizer.cs", csharp_preprocessor_source())]
+    assert got == [
+        ("class", "Finalizer", 3, 4),  # a long class: its skeleton, in the pieces between its members
+        ("method", "Finalizer.AddFinalizedObject", 5, 22),
+        ("method", "Finalizer.DisposeAll", 24, 79),  # a long method: overlapping pieces
+        ("method", "Finalizer.DisposeAll", 75, 92),
+        ("method", "Finalizer.ValidateRefCount", 95, 98),  # the `#if` branch's; the `#else` one is not parsed
+        ("class", "Finalizer", 99, 102),
+    ]
+
+
+def test_csharp_preprocessor_signature_and_calls_read_the_file():
+    add = next(c for c in chunk_file("Finalizer.cs", csharp_preprocessor_source())
+               if c.qualname == "Finalizer.AddFinalizedObject")
+    assert add.signature == ("internal void AddFinalizedObject(ref IntPtr obj, int run #if TRACE_ALLOC"
+                             " , StackTrace stackTrace #endif )")
+    assert add.calls == ("Enqueue", "PendingFinalization", "ToString")
+
+
+# scaladoc's CommentFactoryBase calls its own method `inline(...)`: tree-sitter-scala reads the Scala 3
+# soft keyword there and used to lose the trait, leaving its methods as windows or bare functions.
+SCALA_INLINE_CALL = """\
+trait CommentFactoryBase { this: MemberLookupBase =>
+
+  def bold(): Inline = {
+    jump("'''")
+    val i = inline(check("'''"))
+    Bold(i)
+  }
+
+  def italic(): Inline = {
+    val i = inline(check("''"))
+    Italic(i)
+  }
+
+  def inline(isInlineEnd: => Boolean): Inline = {
+    Text(isInlineEnd.toString)
+  }
+}
+"""
+
+
+def test_scala_method_named_inline_keeps_the_trait_and_its_methods():
+    got = [(c.kind, c.qualname, c.line_start, c.line_end) for c in chunk_file("Comments.scala", SCALA_INLINE_CALL)]
+    assert got == [
+        ("trait", "CommentFactoryBase", 1, 17),
+        ("method", "CommentFactoryBase.bold", 3, 7),
+        ("method", "CommentFactoryBase.italic", 9, 12),
+        ("method", "CommentFactoryBase.inline", 14, 16),
+    ]
+
+
+def test_scala_calls_to_inline_keep_their_name():
+    bold = next(c for c in chunk_file("Comments.scala", SCALA_INLINE_CALL) if c.qualname == "CommentFactoryBase.bold")
+    assert bold.calls == ("jump", "inline", "check", "Bold")
+
+
+def test_repairs_keep_every_offset_and_touch_only_what_breaks_the_parse():
+    from codequarry.chunk.specs.managed import csharp_without_conditionals, scala_without_inline_calls
+
+    cs = b"void F(int a\n#if X\n, int b\n#elif Y\n, int c\n#else\n#if Z\n, int d\n#endif\n#endif\n) { }\r\n"
+    fixed = csharp_without_conditionals(cs)
+    assert len(fixed) == len(cs) and fixed.count(b"\n") == cs.count(b"\n") and fixed.endswith(b"\r\n")
+    assert fixed.split() == [b"void", b"F(int", b"a", b",", b"int", b"b", b")", b"{", b"}"]  # first branch only
+    scala = b"def inline(x: Int) = inline (x) + a.inline(x) + inlined(x) + `inline`(x)"
+    assert scala_without_inline_calls(scala) == scala.replace(b"= inline (", b"= inl1ne (")
+
+
+def test_csharp_conditionals_that_parse_keep_both_branches():
+    text = "class A\n{\n#if X\n    void F() { G(); }\n#else\n    void F() { }\n#endif\n}\n"
+    assert [(c.qualname, c.line_start) for c in chunk_file("A.cs", text)] == [("A", 1), ("A.F", 4), ("A.F", 6)]

@@ -141,12 +141,12 @@ def test_rrf_and_weighted_systems(tiny):
     ds = load_beir(str(tiny), "test")
     systems = label_systems([
         System("hybrid", "hash", fusion="rrf"),
-        replace(System("hybrid", "hash", weights=FusionWeights(lexical_words=0.0)), label="w0"),
+        replace(System("hybrid", "hash", weights=FusionWeights(lexical_words_flat=0.0)), label="w0"),
     ])
     ev = evaluate_beir(ds, systems, encoder_factory=hash_factory)
     assert [s["label"] for s in ev.details["systems"]] == ["rrf", "w0"]
     assert ev.details["systems"][0]["config"]["fusion"] == "rrf"
-    # lexical_words=0 is the dense ranking.
+    # A BEIR corpus has no names: lexical_words_flat=0 is the dense ranking.
     dense = evaluate_beir(ds, expand_systems(("dense",), ("hash",), ()), encoder_factory=hash_factory)
     assert ev.metrics["tiny-test_w0_ndcg@10"] == dense.metrics["tiny-test_dense_ndcg@10"]
 

@@ -174,7 +174,7 @@ def test_closing_a_reader_leaves_a_running_index_its_staged_files(sample_repo):
     index_repository(sample_repo, model="hash")
     writer = IndexDB(sample_repo / ".quarry")
     writer.clear_staged()
-    writer.stage([("a.py", "python", 1, 1, "h", [], [])])
+    writer.stage([("a.py", "python", 1, 1, "h", [], [], [], None)])
     IndexDB(sample_repo / ".quarry", readonly=True).close()  # e.g. a search while the index runs
     assert [path for path, *_ in writer.staged()] == ["a.py"]
     assert (sample_repo / ".quarry" / "staging.db").exists()

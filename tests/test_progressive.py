@@ -275,3 +275,34 @@ def test_mid_embedding_the_best_lexical_hit_keeps_its_place(sample_repo, small_b
     index_repository(sample_repo, encoder=Watching())
     assert len(tops) >= 3
     assert set(tops) == {"retry_failed_uploads"}, tops
+
+
+def test_background_with_a_preset_commits_the_lexical_phase_without_loading_the_model(sample_repo, monkeypatch):
+    from codequarry import indexer
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the lexical phase of --background must not load the model")
+
+    monkeypatch.setattr(indexer, "_load_encoder", no_model)
+    stats = index_repository(sample_repo, model="minilm", background=True, spawn=False)
+    assert stats.pending == stats.chunks > 0 and stats.embedded == 0
+    conn = sqlite3.connect(sample_repo / ".quarry" / "index.db")
+    try:
+        assert conn.execute("SELECT model, dim, embedded FROM slots").fetchone() == ("minilm", 384, 0)
+    finally:
+        conn.close()
+    results = Searcher.open(sample_repo).search("retry", k=3, mode="lexical")
+    assert results  # searchable at once
+
+
+def test_a_run_with_nothing_to_parse_or_embed_never_loads_the_model(sample_repo, monkeypatch):
+    from codequarry import indexer
+
+    index_repository(sample_repo, model="hash")
+    loads = []
+    real = indexer._load_encoder
+    monkeypatch.setattr(indexer, "_load_encoder", lambda *a: loads.append(a) or real(*a))
+    assert index_repository(sample_repo).files_parsed == 0
+    assert loads == []
+    (sample_repo / "store.py").write_text((sample_repo / "store.py").read_text() + "\n\ndef more():\n    return 2\n")
+    assert index_repository(sample_repo).embedded >= 1 and len(loads) == 1

@@ -237,9 +237,9 @@ def test_disk_full_in_the_final_transaction_leaves_the_index(sample_repo, monkey
     (sample_repo / "extra.py").write_text("".join(f"def extra_{i}():\n    return {i}\n\n" for i in range(300)))
     real_update_graph = indexer.update_graph
 
-    def update_graph_then_fill_disk(db, repo):
+    def update_graph_then_fill_disk(db, repo, known_facts=None):
         # Inside the lexical phase's transaction (its last writes, the slot's vectors, still to come).
-        real_update_graph(db, repo)
+        real_update_graph(db, repo, known_facts)
         pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
         db.conn.execute(f"PRAGMA max_page_count = {pages}")
 

@@ -74,3 +74,41 @@ def test_repository_list_file_and_names(tmp_path):
         name_repositories(paths + [tmp_path / "two/api"])
     with pytest.raises(UserInputError, match="not a directory"):
         name_repositories([tmp_path / "gone"])
+
+
+def test_parse_reads_only_files_whose_state_changed(tmp_path):
+    """A Ray parse task's incremental rule, without Ray: size+mtime, then content hash, decide."""
+    import os
+
+    from codequarry.scale.parse import parse_repository
+    from conftest import write_tree
+
+    repo = write_tree(tmp_path / "r", {"a.py": "def a():\n    return 1\n", "b.py": "def b():\n    return 2\n",
+                                       "c.py": "def c():\n    return 3\n"})
+    first = parse_repository("r", str(repo))
+    assert first.files_parsed == 3 and first.unchanged == set() and first.gone == []
+    known = {s.path: s for s in first.states}
+    same = parse_repository("r", str(repo), known=known)
+    assert (same.files_parsed, same.chunks, same.states, same.unchanged) == (0, [], [], {"a.py", "b.py", "c.py"})
+    st = (repo / "a.py").stat()
+    os.utime(repo / "a.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, same text
+    (repo / "b.py").write_text("def b():\n    return 22\n")
+    (repo / "c.py").unlink()
+    again = parse_repository("r", str(repo), known=known)
+    assert again.files_parsed == 1 and {c.file for c, _ in again.chunks} == {"b.py"}
+    assert again.unchanged == {"a.py"} and again.gone == ["c.py"]
+    assert {s.path for s in again.states} == {"a.py", "b.py"}  # a.py's new mtime is recorded, not re-chunked
+    forced = parse_repository("r", str(repo), known=known, rechunk=True)
+    assert forced.files_parsed == 2 and forced.unchanged == set() and forced.gone == ["c.py"]
+
+
+def test_org_index_refuses_an_unknown_store_before_starting_ray(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from codequarry.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # were Ray started, this would be a missing-extra error instead
+    (tmp_path / "r").mkdir()
+    result = CliRunner().invoke(main, ["org", "index", str(tmp_path / "r"), "--store", str(tmp_path / "org.json")])
+    assert result.exit_code == 2 and "is not a Milvus URI" in result.output and "*.sqlite" in result.output
+    assert not (tmp_path / "org.json").exists()

@@ -168,17 +168,17 @@ def test_read_source_says_vanished_for_a_file_gone_or_swapped(tmp_path):
 
 
 def test_a_file_vanishing_between_walk_and_read_is_skipped_and_the_run_commits(sample_repo, monkeypatch):
-    from codequarry import indexer
+    from codequarry import scan
     from codequarry.indexer import index_repository
 
-    real = indexer.read_source
+    real = scan.read_source
 
     def vanishing(path):
         if path.name == "app.js":
             path.unlink()
         return real(path)
 
-    monkeypatch.setattr(indexer, "read_source", vanishing)
+    monkeypatch.setattr(scan, "read_source", vanishing)
     stats = index_repository(sample_repo, model="hash")
     assert stats.skipped == {"vanished": 1} and stats.files_parsed == 4
     again = index_repository(sample_repo, model="hash")

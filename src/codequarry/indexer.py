@@ -14,7 +14,6 @@ only what is still missing.
 from __future__ import annotations
 
 import fcntl
-import queue
 import sqlite3
 import threading
 import time
@@ -22,21 +21,21 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from codequarry.chunk import CHUNKER_VERSION, chunk_file, language_for
-from codequarry.chunk.skips import skip_by_content, skip_by_name
-from codequarry.domain import Chunk, content_hash
+from codequarry.chunk import CHUNKER_VERSION
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
                                UserInputError)
+from codequarry.graph.facts import facts_from_json, facts_to_json
 from codequarry.graph.update import update_graph
 from codequarry.locate import index_dir_for
 from codequarry.progress import progress_bar
-from codequarry.search.lexical import lexical_row
 from codequarry.store import repair, vectors
 from codequarry.store.db import DamagedEmbeddings, IndexDB, check_slot_name, storage_error, unusable_model_hint
-from codequarry.walk import DEFAULT_MAX_BYTES, WalkReport, check_options, read_source, walk
+from codequarry.scan import ScanReport
+from codequarry.scan import scan as scan_files
+from codequarry.walk import DEFAULT_MAX_BYTES, check_options
 
 EMBED_BATCH = 256
 
@@ -80,17 +79,6 @@ class _Options:
     background: bool = False  # return after the lexical phase; index_repository embeds in a detached process
 
 
-@dataclass(slots=True)
-class _Parsed:
-    rel: str
-    language: str | None
-    size: int
-    mtime_ns: int
-    hash: str
-    chunks: list[Chunk]
-    text_hashes: list[str]
-
-
 def index_repository(
     repo: Path,
     *,
@@ -104,9 +92,11 @@ def index_repository(
     exclude: tuple[str, ...] = (),
     text_format: str = DEFAULT_TEXT_FORMAT,
     background: bool = False,
+    spawn: bool = True,
 ) -> IndexStats:
     """Index `repo`; with `background`, return after the lexical phase and leave a detached
-    `quarry index` embedding the rest (its output goes to background.log in the index folder)."""
+    `quarry index` embedding the rest (its output goes to background.log in the index folder),
+    or, without `spawn`, leave the vectors to the next run (a benchmark timing the lexical phase)."""
     started = time.perf_counter()
     repo = Path(repo).expanduser()
     if not repo.is_dir():
@@ -121,7 +111,7 @@ def index_repository(
     try:
         with _exclusive(folder):
             stats = _index_checked(repo, folder, opts)
-        if stats.pending:  # the lock is released: the detached run takes it
+        if stats.pending and spawn:  # the lock is released: the detached run takes it
             _spawn_embedder(repo, folder, opts, stats.slot)
     except (sqlite3.DatabaseError, OSError) as exc:
         # A full disk or a damaged file: one line naming the fix; the last committed index stands.
@@ -238,6 +228,13 @@ def _resolve_slot(db: IndexDB, slot: str | None, model: str | None, force: bool,
     return name, existing["model"], False, existing
 
 
+def _preset_dim(model_name: str) -> int | None:
+    from codequarry.embed.presets import PRESETS
+
+    preset = PRESETS.get(model_name)
+    return preset.dim if preset is not None and preset.dim > 0 else None
+
+
 def _load_encoder(model_name: str, slot: dict, explicit: bool) -> Encoder:
     try:
         return load_encoder(model_name)
@@ -248,67 +245,18 @@ def _load_encoder(model_name: str, slot: dict, explicit: bool) -> Encoder:
         raise type(exc)(f"{exc.format_message()}; {unusable_model_hint(slot)}") from exc
 
 
-@dataclass(slots=True)
-class _Scan:
-    """What the scanning thread found besides parsed files; read only after it has finished."""
-
-    report: WalkReport = field(default_factory=WalkReport)
-    seen: set[str] = field(default_factory=set)
-    touched: list[tuple[int, int, int]] = field(default_factory=list)
-    unchanged: int = 0
-
-
-_DONE = object()
-
-
-def _scan(repo: Path, opts: _Options, known: dict, rechunk_all: bool, scan: _Scan, out: queue.Queue,
-          stop: threading.Event) -> None:
-    """Producer: walk, read and chunk changed files, handing each parsed file to `out`."""
-    try:
-        for sf in walk(repo, max_bytes=opts.max_bytes, report=scan.report, exclude=opts.exclude):
-            if stop.is_set():
-                return
-            if (skipped := skip_by_name(sf.rel)) is not None:  # every text file is indexed, but not these
-                scan.report.skipped[skipped] += 1
-                continue
-            scan.seen.add(sf.rel)
-            prev = known.get(sf.rel)
-            if prev and not rechunk_all and prev[1] == sf.size and prev[2] == sf.mtime_ns:
-                scan.unchanged += 1
-                continue
-            text, reason = read_source(sf.path)
-            if text is None or (reason := skip_by_content(text)) is not None:
-                scan.report.skipped[reason] += 1
-                scan.seen.discard(sf.rel)
-                continue
-            fhash = content_hash(text)
-            if prev and not rechunk_all and prev[3] == fhash:
-                scan.touched.append((prev[0], sf.size, sf.mtime_ns))
-                scan.unchanged += 1
-                continue
-            chunks = chunk_file(sf.rel, text)
-            parsed = _Parsed(sf.rel, language_for(sf.rel, text) or "text", sf.size, sf.mtime_ns, fhash, chunks,
-                             [content_hash(chunk_text(c, opts.text_format)) for c in chunks])
-            while not stop.is_set():
-                try:
-                    out.put(parsed, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-        out.put(_DONE)
-    except BaseException as exc:  # handed to the consumer, which re-raises it
-        out.put(exc)
-
-
 class _Loader:
-    """Loads the encoder on a thread of its own while the tree is parsed, so the lexical phase does
-    not wait for it; the run still fails before committing anything if the model does not load."""
+    """Loads the encoder on a thread of its own while the tree is parsed (once `start` is called:
+    a run with nothing to parse never loads it), so the lexical phase does not wait for it; the
+    run still fails before committing anything if the model does not load."""
 
     def __init__(self, encoder: Encoder | None, load) -> None:
-        self.encoder, self.error = encoder, None
+        self.encoder, self.error, self.load = encoder, None, load
         self.thread = None
-        if encoder is None:
-            self.thread = threading.Thread(target=self._load, args=(load,), name="quarry-load", daemon=True)
+
+    def start(self) -> None:
+        if self.encoder is None and self.thread is None:
+            self.thread = threading.Thread(target=self._load, args=(self.load,), name="quarry-load", daemon=True)
             self.thread.start()
 
     def _load(self, load) -> None:
@@ -318,8 +266,8 @@ class _Loader:
             self.error = exc
 
     def get(self) -> Encoder:
-        if self.thread is not None:
-            self.thread.join()
+        self.start()
+        self.thread.join() if self.thread is not None else None
         if self.error is not None:
             raise self.error
         return self.encoder
@@ -333,7 +281,6 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     slot_name, model_name, rebind, slot_info = _resolve_slot(db, opts.slot, opts.model, force, opts.encoder)
     stats = IndexStats(repo=str(repo), index_dir=str(folder), slot=slot_name, model=model_name)
     explicit = bool(opts.model) or slot_info.get("new", False)
-    loader = _Loader(opts.encoder, lambda: _load_encoder(model_name, slot_info, explicit))
     # The slot's current vectors must be whole: a missing, truncated or damaged file (or one from
     # before checksums) is rebuilt from the embedding cache by this run, even if nothing changed.
     vectors_bad = False
@@ -351,31 +298,30 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     )
     known = db.files()
     db.clear_staged()  # leftovers of a killed run
-    scan = _Scan()
-    # Parsed files go to the staging table at once, so memory holds a bounded queue, not the tree.
-    parsed_q: queue.Queue = queue.Queue(maxsize=64)
-    stop = threading.Event()
-    scanner = threading.Thread(target=_scan, args=(repo, opts, known, rechunk_all, scan, parsed_q, stop),
-                               name="quarry-scan", daemon=True)
+    scan = ScanReport()
+    loader = _Loader(opts.encoder, lambda: _load_encoder(model_name, slot_info, explicit))
+    # A detached embedder will load the model anyway: when the slot's width is known without it
+    # (a preset), the lexical phase does not spend a core on loading it.
+    preset_dim = _preset_dim(model_name) if opts.background and opts.encoder is None else None
+
+    def start_loading(to_parse: int) -> None:  # after the scan's workers are forked: no thread may be copied
+        if to_parse and preset_dim is None:
+            loader.start()
+
     planned: set[str] = set()  # text hashes of the chunks this run (re)adds
-    scanner.start()
-    try:
-        batch: list = []
-        while (item := parsed_q.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            p = item
-            batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes))
-            stats.files_parsed += 1
-            stats.chunks_new += len(p.chunks)
-            planned.update(p.text_hashes)
-            if len(batch) >= 32:
-                db.stage(batch)
-                batch = []
-        db.stage(batch)
-    finally:
-        stop.set()
-        scanner.join()
+    # Parsed files go to the staging table at once, so memory holds a bounded queue, not the tree.
+    batch: list = []
+    for p in scan_files(repo, known, rechunk_all, scan, text_format=text_format, max_bytes=opts.max_bytes,
+                        exclude=opts.exclude, on_fork=start_loading):
+        batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes, p.lexical_rows,
+                      facts_to_json(p.facts)))
+        stats.files_parsed += 1
+        stats.chunks_new += len(p.chunks)
+        planned.update(p.text_hashes)
+        if len(batch) >= 32:
+            db.stage(batch)
+            batch = []
+    db.stage(batch)
     removed = [known[p][0] for p in known.keys() - scan.seen]
     changed = bool(stats.files_parsed or removed)
     slot_stale = (rebind or vectors_bad or opts.refill or force
@@ -383,13 +329,15 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
     unfinished = slot_info.get("embedded") is not None  # a run stopped while embedding
     stats.files_unchanged = scan.unchanged
     stats.files_removed = len(removed)
-    stats.files_seen = scan.report.seen
-    stats.skipped = dict(sorted(scan.report.skipped.items()))
+    stats.files_seen = scan.walk.seen
+    stats.skipped = dict(sorted(scan.walk.skipped.items()))
     if not changed and not slot_stale and not scan.touched and not unfinished:
         stats.chunks = db.chunk_count()
         return stats
     encoder = None
-    if rebind or slot_info["dim"] is None:
+    if (rebind or slot_info["dim"] is None) and preset_dim:
+        dim = preset_dim  # the detached embedder loads the model (background.log says if it fails)
+    elif rebind or slot_info["dim"] is None:
         # Before the first commit: a model that does not load leaves the index as it was.
         encoder = loader.get()
         dim = encoder.dim
@@ -408,11 +356,13 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                     db.touch_file(file_id, size, mtime)
                 for file_id in removed:
                     db.delete_file(file_id)
-                for rel, lang, size, mtime, fhash, chunks, hashes in db.staged():
+                for rel, lang, size, mtime, fhash, chunks, hashes, lexical_rows in db.staged():
                     if rel in known:
                         db.delete_file(known[rel][0])
-                    db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, [lexical_row(c) for c in chunks])
-                update_graph(db, repo)  # call edges of the new chunks, and of callers whose targets changed
+                    db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, lexical_rows)
+                # Call edges of the new chunks (from the facts the scan staged), and of callers whose
+                # targets changed.
+                update_graph(db, repo, _staged_facts(db))
                 db.drop_staged()
                 generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
                 db.set_meta("chunks_generation", generation)
@@ -449,6 +399,14 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                stats, opts.progress, publish, loader)
     stats.chunks = db.chunk_count()
     return stats
+
+
+def _staged_facts(db: IndexDB):
+    def known(path: str):
+        found, data = db.staged_facts(path)
+        return found, facts_from_json(data) if found else None
+
+    return known
 
 
 # A new vector file for the slot at most every PUBLISH_SECONDS while embedding: each one reads every

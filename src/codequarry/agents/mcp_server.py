@@ -83,14 +83,18 @@ def _sym(s) -> str:
     return f"{s.file}:{s.line}  {s.qualname}  ({s.kind}){sig}"
 
 
-def format_search(results, full_code: bool) -> str:
+def format_search(results, full_code: bool, repos: list[str] | None = None) -> str:
+    """Each hit as `file:line-end  qualname  (kind, score)  signature` plus a snippet (or its code);
+    with `repos` (one name per result, as org search gives them) the location reads `repo:file:line`."""
     if not results:
         return "no results"
     out = []
-    for r in results:
+    for i, r in enumerate(results):
         c = r.chunk
+        where = f"{repos[i]}:" if repos else ""
         sig = f"  {c.signature.strip()[:160]}" if c.signature else ""
-        out.append(f"{c.file}:{c.line_start}-{c.line_end}  {c.qualname or c.name}  ({c.kind}, {r.score:.3f}){sig}")
+        out.append(f"{where}{c.file}:{c.line_start}-{c.line_end}  {c.qualname or c.name}  "
+                   f"({c.kind}, {r.score:.3f}){sig}")
         out.append(f"```{c.language}\n{c.code.rstrip()}\n```" if full_code else _snippet(c.code))
     return "\n".join(out)
 
@@ -168,22 +172,33 @@ def read_lines(root: Path, path: str, start: int = 1, end: int | None = None) ->
     return head + "\n" + "\n".join(f"{n:>{width}}  {text}" for n, text in enumerate(chosen, start))
 
 
-def build_server(repo: Path | None = None, index_dir: Path | None = None):
-    """The MCPServer with the read-only tools registered; `serve` runs it over stdio."""
+def read_only_server(instructions: str):
+    """(an MCPServer named codequarry, a decorator registering a function as a read-only tool).
+
+    The tool is named after the function (a trailing `_` dropped), described by its docstring, and
+    answers a QuarryError as a tool error carrying its one line (`quarry org mcp` registers its tools
+    the same way)."""
     require("mcp", "agents")
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
 
     from codequarry import __version__
 
-    session = _Session(repo, index_dir)
-    server = MCPServer("codequarry", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    server = MCPServer("codequarry", instructions=instructions, version=__version__, log_level="WARNING")
     ro = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
     def tool(fn):
         server.add_tool(_tool_errors(fn), name=fn.__name__.rstrip("_"), description=fn.__doc__, annotations=ro,
                         structured_output=False)
         return fn
+
+    return server, tool
+
+
+def build_server(repo: Path | None = None, index_dir: Path | None = None):
+    """The MCPServer with the read-only tools registered; `serve` runs it over stdio."""
+    session = _Session(repo, index_dir)
+    server, tool = read_only_server(INSTRUCTIONS)
 
     @tool
     def search(query: str, k: int = 10, mode: str = "hybrid", language: str | None = None,

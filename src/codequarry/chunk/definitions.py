@@ -10,7 +10,12 @@ also a definition of its own, qualified by its function (`parse.Pair`).
 
 Tree-sitter recovers from syntax errors locally, so definitions it still
 recognises in a damaged file are kept (their ranges are real); whatever it
-could not make sense of is left for line windows.
+could not make sense of is left for line windows. Where a grammar loses a
+whole file to something it cannot parse (C# preprocessor lines inside a
+parameter list or between `lock (...)` and its block; a Scala 2 call to a
+method named `inline`), the language's `repair` gives a second parse of the
+same bytes with that neutralised, and the less damaged tree is walked
+(C#: of each `#if`, only the first branch is then seen).
 
 Every call in the file is recorded with its position; the caller decides
 which chunk owns it. A call is its callee's bare name (`obj.bar()` → bar,
@@ -32,7 +37,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from .languages import parser_for
+from .languages import parse, parser_for
 from .specs import SPECS, LangSpec, Rule, strip_generics, text
 
 MAX_SIGNATURE = 200
@@ -85,8 +90,8 @@ class _Scope(NamedTuple):
 def extract(lang: str, source: str) -> Extraction:
     """Definitions and calls of `source`, a whole file in `lang` (a tree-sitter language)."""
     spec = SPECS[lang]
-    data = source.encode("utf-8", "replace")
-    root = parser_for(lang).parse(data).root_node
+    data, tree = parse(lang, source)
+    root = _repaired(lang, spec, data, tree.root_node)
     out = Extraction()
     stack: list[tuple[Node, _Scope, bool]] = [(root, _Scope(), True)]
     while stack:
@@ -96,7 +101,8 @@ def extract(lang: str, source: str) -> Extraction:
             callee = _callee(node, spec.calls[ntype])
             if callee is not None:
                 row, col = callee.start_point
-                out.calls.append((row + 1, col, text(callee)))
+                # From the file's bytes, not the tree's: a repaired tree may have renamed it.
+                out.calls.append((row + 1, col, data[callee.start_byte:callee.end_byte].decode("utf-8", "replace")))
         rule = spec.rules.get(ntype)
         if rule is not None and not allowed and not (rule.local and scope.local):
             rule = None
@@ -111,6 +117,32 @@ def extract(lang: str, source: str) -> Extraction:
     if spec.merge_clauses:
         out.definitions = _merge_clauses(out.definitions, source.split("\n"))
     return out
+
+
+def _repaired(lang: str, spec: LangSpec, data: bytes, root: Node) -> Node:
+    """`root` (of `data`'s tree), or the root of its repair's tree when that is less damaged (see
+    `LangSpec.repair`)."""
+    if spec.repair is None or not root.has_error:
+        return root
+    fixed = spec.repair(data)
+    if fixed == data or len(fixed) != len(data):  # a repair that moved offsets would misplace everything
+        return root
+    other = parser_for(lang).parse(fixed).root_node
+    return other if _damage(other) < _damage(root) else root
+
+
+def _damage(root: Node) -> int:
+    """Bytes inside ERROR nodes plus one per MISSING node: an ERROR root costs the whole file."""
+    total, stack = 0, [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR":
+            total += node.end_byte - node.start_byte
+        elif node.is_missing:
+            total += 1
+        else:
+            stack.extend(c for c in node.children if c.has_error)
+    return total
 
 
 def _define(node: Node, rule: Rule, scope: _Scope, spec: LangSpec, lang: str, data: bytes,

@@ -249,3 +249,15 @@ def parser_for(lang: str):
             language = _languages[lang] = Language(getattr(importlib.import_module(module), func)())
         parser = parsers[lang] = Parser(language)
     return parser
+
+
+def parse(lang: str, source: str):
+    """(bytes, tree) of `source` in `lang`. The last parse on this thread is kept: the chunker and the
+    call-graph reader both read each file, and parsing it once is a sixth of the lexical phase."""
+    last = getattr(_local, "last", None)
+    if last is not None and last[0] == lang and last[1] is source:
+        return last[2], last[3]
+    data = source.encode("utf-8", "replace")
+    tree = parser_for(lang).parse(data)
+    _local.last = (lang, source, data, tree)
+    return data, tree

@@ -52,7 +52,7 @@ class System:
         if self.mode == "hybrid":
             w = self.effective_weights
             out["fusion"] = "rrf" if w is None else {
-                "method": "convex", "lexical_words": w.lexical_words,
+                "method": "convex", "lexical_words": w.lexical_words, "lexical_words_flat": w.lexical_words_flat,
                 "lexical_identifier": w.lexical_identifier, "exact_name_boost": w.exact_name_boost,
             }
         return out

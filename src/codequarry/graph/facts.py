@@ -134,7 +134,7 @@ def type_name(raw: str) -> str:
 
 def analyze(lang: str, source: str) -> FileFacts | None:
     """Call sites, imports and bases of one file; None for a language with no reader."""
-    from codequarry.chunk.languages import parser_for
+    from codequarry.chunk.languages import parse
 
     from .imports import IMPORT_READERS
     from .readers import reader_for
@@ -142,7 +142,24 @@ def analyze(lang: str, source: str) -> FileFacts | None:
     reader = reader_for(lang)
     if reader is None:
         return None
-    root = parser_for(lang).parse(source.encode("utf-8", "replace")).root_node
+    root = parse(lang, source)[1].root_node
     sites = reader.sites(root)
     imports, bases = IMPORT_READERS[lang](root)
     return FileFacts(tuple(sites), tuple(dict.fromkeys(imports)), tuple(dict.fromkeys(bases)))
+
+
+def facts_to_json(facts: FileFacts | None) -> list | None:
+    """Plain lists, for the indexer's staging table (JSON, so reading it back runs no code)."""
+    if facts is None:
+        return None
+    return [[[s.line, s.name, s.receiver, s.rtype, s.local] for s in facts.sites],
+            [[i.alias, i.module, i.name] for i in facts.imports],
+            [[b.cls, b.line, b.base] for b in facts.bases]]
+
+
+def facts_from_json(data: list | None) -> FileFacts | None:
+    if data is None:
+        return None
+    sites, imports, bases = data
+    return FileFacts(tuple(Site(*s) for s in sites), tuple(Import(*i) for i in imports),
+                     tuple(Base(*b) for b in bases))

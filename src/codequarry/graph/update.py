@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from codequarry.domain import content_hash
 from codequarry.store.db import IndexDB, now
@@ -52,9 +53,12 @@ def sep_of(language: str) -> str:
     return "::" if language in ("rust", "cpp") else "."
 
 
-def update_graph(db: IndexDB, repo: Path) -> GraphUpdate:
+def update_graph(db: IndexDB, repo: Path, known_facts: Callable[[str], tuple[bool, FileFacts | None]] | None = None
+                 ) -> GraphUpdate:
     """Analyse the files the graph has not seen and re-resolve what they affect. No transaction of
-    its own: the caller's (the indexer's final one) makes chunks and edges change together."""
+    its own: the caller's (the indexer's final one) makes chunks and edges change together.
+    `known_facts(path)` → (found, facts) offers facts the caller computed when it parsed the file,
+    so the file is not read and parsed a second time."""
     started = time.perf_counter()
     conn = db.conn
     pending = conn.execute(
@@ -63,7 +67,7 @@ def update_graph(db: IndexDB, repo: Path) -> GraphUpdate:
     ).fetchall()
     touched: set[str] = set()
     for file_id, path, lang, fhash in pending:
-        touched |= _analyse_file(conn, Path(repo), file_id, path, lang, fhash)
+        touched |= _analyse_file(conn, Path(repo), file_id, path, lang, fhash, known_facts)
     conn.executemany("INSERT OR IGNORE INTO graph_files VALUES (?)", [(p[0],) for p in pending])
     groups = _groups_to_resolve(conn, touched)
     if groups:
@@ -74,7 +78,8 @@ def update_graph(db: IndexDB, repo: Path) -> GraphUpdate:
     return GraphUpdate(len(pending), len(groups), round(time.perf_counter() - started, 3))
 
 
-def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, fhash: str) -> set[str]:
+def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, fhash: str,
+                  known_facts=None) -> set[str]:
     """Store one file's call-site groups, imports and bases; return the names it defines or imports."""
     rows = conn.execute(
         "SELECT id, kind, name, line_start, line_end FROM chunks WHERE file_id = ? ORDER BY id", (file_id,)
@@ -90,7 +95,9 @@ def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, f
             f"SELECT chunk_id, callee FROM calls WHERE chunk_id IN ({','.join('?' * len(part))})", part
         ):
             calls[cid].add(callee)
-    facts = _facts(repo / path, lang, fhash)
+    found, facts = known_facts(path) if known_facts is not None else (False, None)
+    if not found:
+        facts = _facts(repo / path, lang, fhash)
     groups = _groups(rows, calls, facts)
     conn.executemany(
         "INSERT INTO call_targets (chunk_id, callee, receiver, rtype, local, line, target_id, status, "
@@ -112,16 +119,23 @@ def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, f
     return names
 
 
+def file_facts(lang: str | None, text: str) -> FileFacts | None:
+    """A file's call sites, imports and bases, or None for prose and languages without a reader."""
+    if lang is None or lang in NOT_CODE:
+        return None
+    try:
+        return analyze(lang, text)
+    except Exception:  # a grammar or reader bug costs the file its receivers, not the index run
+        return None
+
+
 def _facts(path: Path, lang: str, fhash: str) -> FileFacts | None:
     from codequarry.walk import read_source
 
     text, _ = read_source(path)
     if text is None or content_hash(text) != fhash:  # changed since it was chunked
         return None
-    try:
-        return analyze(lang, text)
-    except Exception:  # a grammar or reader bug costs the file its receivers, not the index run
-        return None
+    return file_facts(lang, text)
 
 
 def _groups(rows, calls: dict[int, set[str]], facts: FileFacts | None) -> dict:
@@ -133,9 +147,13 @@ def _groups(rows, calls: dict[int, set[str]], facts: FileFacts | None) -> dict:
     """
     out: dict[tuple[int, str, str], tuple[int, str, bool]] = {}
     spans = sorted(((r[4] - r[3], r[3], r[4], r[0]) for r in rows if calls.get(r[0])))
+    by_name: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # smallest span first, as `spans`
+    for _, s, e, cid in spans:
+        for name in calls[cid]:
+            by_name[name].append((s, e, cid))
     explained: set[tuple[int, str]] = set()
     for site in facts.sites if facts is not None else ():
-        holders = [cid for _, s, e, cid in spans if s <= site.line <= e and site.name in calls[cid]]
+        holders = [cid for s, e, cid in by_name.get(site.name, ()) if s <= site.line <= e]
         if not holders:
             continue
         owner = holders[0]

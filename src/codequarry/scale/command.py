@@ -1,4 +1,7 @@
-"""`quarry org index | search | list | remove`: many repositories in one Milvus store (registered by cli.py)."""
+"""`quarry org index | search | list | remove | mcp | serve`: many repositories in one store (registered by cli.py).
+
+`--store` picks the store (store/open.py): a Milvus URI or a Milvus Lite `*.db` file (the default), or a
+`*.sqlite` file for SQLite + FAISS on this machine."""
 
 from __future__ import annotations
 
@@ -11,21 +14,22 @@ DEFAULT_STORE = "~/.quarry/org.db"
 
 _store_option = click.option(
     "--store", "store_uri", envvar="QUARRY_ORG_STORE", default=DEFAULT_STORE, show_default=True,
-    help="Milvus Lite file (*.db) or Milvus cluster URI (http://host:19530; token from $MILVUS_TOKEN).",
+    help="Milvus Lite file (*.db), Milvus cluster URI (http://host:19530; token from $MILVUS_TOKEN), "
+         "or a local SQLite + FAISS store (*.sqlite).",
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 def _uri(store_uri: str) -> str:
-    from codequarry.store.milvus import is_remote
+    from codequarry.store.open import normalise
 
-    return store_uri if is_remote(store_uri) else str(Path(store_uri).expanduser())
+    return normalise(store_uri)
 
 
 def _open(store_uri: str):
-    from codequarry.store.milvus import MilvusStore
+    from codequarry.store.open import open_store
 
-    return MilvusStore(_uri(store_uri), create=False)
+    return open_store(store_uri, create=False)
 
 
 @click.group("org")
@@ -62,7 +66,8 @@ def org_index(paths, list_file, store_uri, address, workers, model, force, max_b
     click.echo(printable_line(
         f"indexed {len(stats.repos)} repositories into {stats.store} ({stats.model}) in {stats.seconds:.1f}s "
         f"with {stats.workers} worker(s): {stats.chunks} chunks, {stats.embedded} embedded, {stats.reused} reused, "
-        f"{stats.kept} kept, {stats.removed} removed; {stats.chunks_per_second:.0f} chunks/s"))
+        f"{stats.kept} kept, {stats.removed} removed; {stats.files_parsed} files parsed, {stats.files_unchanged} "
+        f"unchanged; {stats.chunks_per_second:.0f} chunks/s"))
 
 
 @org_group.command("search")
@@ -137,3 +142,30 @@ def org_remove(repo, store_uri, as_json) -> None:
         click.echo(json.dumps({"repo": repo, "removed": removed}))
         return
     click.echo(f"removed {repo}: {removed} chunks")
+
+
+# `quarry org mcp` and `quarry org serve` sit in this group rather than under `quarry mcp` / `quarry serve`:
+# those serve one repository's index (found from --repo/--index-dir) with tools an org store cannot answer
+# (callers, read, slots), while these take the same --store (and $QUARRY_ORG_STORE) as every org command.
+@org_group.command("mcp")
+@_store_option
+def org_mcp(store_uri) -> None:
+    """Serve org search to an AI agent over MCP (stdio): tools org_search and org_repositories."""
+    from codequarry.scale.org_mcp import serve_org
+
+    serve_org(store_uri)
+
+
+@org_group.command("serve")
+@_store_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to listen on (127.0.0.1 or ::1).")
+@click.option("--idle-timeout", "idle_minutes", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Exit after this many minutes without a request (0: never).")
+def org_serve(store_uri, port, host, idle_minutes) -> None:
+    """Keep the store open and answer POST /org/search with JSON on loopback (port and token in a server file)."""
+    from codequarry.scale.org_http import run_org_server
+
+    run_org_server(store_uri, host=host, port=port, idle_minutes=idle_minutes,
+                   announce=lambda line: click.echo(f"quarry: {line}", err=True))

@@ -6,10 +6,15 @@ tasks walk and chunk repositories (one task each); N embedding actors each
 load the model once and embed batches; the driver plans each repository
 against what the store holds and writes rows batch by batch.
 
-Incremental per repository: a chunk whose id (place + text hash) is stored is
-kept as it is; a new chunk whose text hash the repository already stores
-reuses that vector; only the rest is embedded. Chunks no longer produced are
-deleted after the repository's new rows are in.
+Incremental per repository, at two levels. Files: the store records each
+file's size, mtime and content hash, and a parse task reads and chunks only
+files whose state changed (their other chunks stand); chunks of files gone
+from the repository are deleted. Chunks: of a changed file, a chunk whose id
+(place + text hash) is stored is kept as it is; a new chunk whose text hash
+the repository already stores reuses that vector; only the rest is embedded.
+Stale chunks are deleted after the repository's new rows are in, and file
+states are recorded last, so a killed run re-reads files rather than trusting
+chunks it never wrote.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Callable
 from codequarry.embed.presets import resolve_model
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, chunk_text
 from codequarry.errors import QuarryError, UserInputError
-from codequarry.scale.parse import ParsedRepo, parse_repository
+from codequarry.scale.parse import ParsedRepo, parse_repository, parser_version
 from codequarry.scale.runtime import ray_runtime
 from codequarry.store.base import ChunkRow, chunk_id
 from codequarry.walk import DEFAULT_MAX_BYTES, check_options
@@ -40,7 +45,9 @@ class RepoStats:
     name: str
     path: str
     files_seen: int = 0
-    files_parsed: int = 0
+    files_parsed: int = 0  # read and chunked; unchanged files are neither
+    files_unchanged: int = 0
+    files_removed: int = 0
     chunks: int = 0
     kept: int = 0  # stored already, untouched
     reused: int = 0  # new place, stored text: vector copied, not embedded
@@ -55,6 +62,8 @@ class OrgIndexStats:
     model: str
     workers: int
     repos: list[RepoStats] = field(default_factory=list)
+    files_parsed: int = 0
+    files_unchanged: int = 0
     chunks: int = 0
     kept: int = 0
     reused: int = 0
@@ -121,7 +130,7 @@ def _embed_actor(ray, gpus: float):
 @dataclass(slots=True)
 class _Job:
     stats: RepoStats
-    new_ids: set[str]
+    parsed: ParsedRepo
     stale: list[str]
     pending: int = 0
 
@@ -139,17 +148,18 @@ def index_organisation(
     on_repo: Callable[[RepoStats, int, int], None] | None = None,
 ) -> OrgIndexStats:
     """Index (or incrementally update) each repository in `paths` into the store at `store_uri`."""
-    from codequarry.store.milvus import MilvusStore
+    from codequarry.store.open import open_store, store_kind
 
     if workers < 1:
         raise UserInputError("--workers must be at least 1")
     check_options(max_bytes, tuple(exclude))
+    store_kind(store_uri)  # a --store naming no kind of store fails before Ray starts
     repos = name_repositories(paths)
     started = time.perf_counter()
     # The store opens after Ray has started its processes: forking beside gRPC's threads is what
     # Ray's start does, and gRPC complains about it on stderr.
     with ray_runtime(address, workers) as ray:
-        store = MilvusStore(store_uri)
+        store = open_store(store_uri)
         try:
             model_name = resolve_model(model).name if model or store.model is None else store.model
             if store.model is not None and model_name != store.model:
@@ -194,6 +204,8 @@ def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_
     _, dim = _get(ray, actors[0].info.remote())  # the model loads (or fails) before any parsing
     store.bind(stats.model, dim)
     parse = ray.remote(num_cpus=1)(parse_repository)
+    parser = parser_version(DEFAULT_TEXT_FORMAT)
+    records = store.repositories()
     todo = deque(repos)
     parse_refs: dict = {}
     embed_refs: dict = {}
@@ -205,7 +217,8 @@ def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_
         nonlocal done
         t = time.perf_counter()
         job.stats.removed = store.delete(job.stale)
-        store.set_repository(job.stats.name, job.stats.path, len(job.new_ids))
+        store.set_repository(job.stats.name, job.stats.path, job.stats.chunks, files=job.parsed.states,
+                             gone=job.parsed.gone, parser=parser)
         stats.write_seconds += time.perf_counter() - t
         stats.removed += job.stats.removed
         stats.repos.append(job.stats)
@@ -216,7 +229,13 @@ def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_
     while todo or parse_refs or embed_refs:
         while todo and len(parse_refs) < PARSE_AHEAD * stats.workers and len(embed_refs) < EMBED_AHEAD * len(actors):
             rname, rpath = todo.popleft()
-            ref = parse.remote(rname, rpath, max_bytes=max_bytes, exclude=exclude, text_format=DEFAULT_TEXT_FORMAT)
+            t = time.perf_counter()
+            known = store.file_states(rname)
+            stats.write_seconds += time.perf_counter() - t
+            # Chunks depend on the chunker and the text format too: a new one re-chunks every file.
+            rechunk = force or records.get(rname, {}).get("parser") != parser
+            ref = parse.remote(rname, rpath, max_bytes=max_bytes, exclude=exclude, text_format=DEFAULT_TEXT_FORMAT,
+                               known=known, rechunk=rechunk)
             parse_refs[ref] = rname
         ready, _ = ray.wait([*parse_refs, *embed_refs], num_returns=1)
         ref = ready[0]
@@ -256,14 +275,17 @@ def _run(ray, store, repos, stats: OrgIndexStats, force, max_bytes, exclude, on_
 def _plan(store, parsed: ParsedRepo, force: bool, stats: OrgIndexStats):
     """What one repository needs: rows to keep, vectors to copy, texts to embed (in batches), ids to drop."""
     t = time.perf_counter()
-    rs = RepoStats(parsed.name, parsed.path, parsed.files_seen, parsed.files_parsed, len(parsed.chunks),
-                   parse_seconds=parsed.seconds)
-    stored = {} if force else store.stored_hashes(parsed.name)
+    rs = RepoStats(parsed.name, parsed.path, parsed.files_seen, parsed.files_parsed, parsed.files_unchanged,
+                   len(parsed.gone), parse_seconds=parsed.seconds)
+    everything = store.stored_chunks(parsed.name)  # id → (file, text hash)
+    # Chunks of files the parse task found unchanged stand as they are; it did not chunk those files.
+    standing = {cid for cid, (f, _) in everything.items() if f in parsed.unchanged}
+    stored = {} if force else {cid: h for cid, (_, h) in everything.items()}
     wanted: dict[str, tuple] = {}
     for c, h in parsed.chunks:
         wanted.setdefault(chunk_id(parsed.name, c, h), (c, h))
     new = {cid: v for cid, v in wanted.items() if cid not in stored}
-    rs.kept = len(wanted) - len(new)
+    rs.kept = len(wanted) - len(new) + len(standing)
     by_hash = {h: cid for cid, h in stored.items()}
     copy = {cid: v for cid, v in new.items() if v[1] in by_hash}
     vecs: dict = {}
@@ -280,17 +302,20 @@ def _plan(store, parsed: ParsedRepo, force: bool, stats: OrgIndexStats):
     # Longest texts together: a transformer pads each batch to its longest member.
     todo = sorted(need.items(), key=lambda item: len(item[1][0][1].code))
     batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
-    stale = [cid for cid in stored if cid not in wanted]
-    if force:  # everything is re-embedded and re-written; rows under the same id are replaced
-        stale = [cid for cid in store.stored_hashes(parsed.name) if cid not in wanted]
+    # Under --force rows under the same id are replaced; either way a stored chunk no parsed file
+    # produced, and no unchanged file holds, is stale (edited, removed, or left by a killed run).
+    stale = [cid for cid in everything if cid not in wanted and cid not in standing]
     stats.write_seconds += time.perf_counter() - t
-    stats.chunks += len(wanted)
+    rs.chunks = len(wanted) + len(standing)
+    stats.chunks += rs.chunks
     stats.kept += rs.kept
     stats.reused += rs.reused
-    rs.chunks = len(wanted)
-    return _Job(rs, set(wanted), stale), batches
+    stats.files_parsed += rs.files_parsed
+    stats.files_unchanged += rs.files_unchanged
+    return _Job(rs, parsed, stale), batches
 
 
 def print_progress(rs: RepoStats, done: int, total: int) -> None:
     print(f"[{done}/{total}] {rs.name}: {rs.chunks} chunks ({rs.embedded} embedded, {rs.reused} reused, "
-          f"{rs.kept} kept, {rs.removed} removed) from {rs.files_parsed} files", file=sys.stderr, flush=True)
+          f"{rs.kept} kept, {rs.removed} removed); {rs.files_parsed} files parsed, {rs.files_unchanged} unchanged, "
+          f"{rs.files_removed} removed", file=sys.stderr, flush=True)

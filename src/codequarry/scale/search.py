@@ -1,7 +1,7 @@
 """`quarry org search`: one query across every repository of a store, ranked as `quarry search` ranks.
 
 Both legs run in the store under the same filters (dense top-k by inner
-product, lexical top-k by Milvus's BM25); fusion and the ranking rules are
+product, lexical top-k by BM25: Milvus's, or FTS5's in a local store); fusion and the ranking rules are
 codequarry's own pure functions, so a repository ranks the same whichever
 store holds it.
 """

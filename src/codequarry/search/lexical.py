@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 from typing import Iterable
 
 from codequarry.domain import Chunk
-from codequarry.search.tokens import STOPWORDS, stem, tokenize
+from codequarry.search.tokens import STOPWORDS, tokenize
 
 COLUMNS = ("name", "qualname", "path", "signature", "doc", "body")
 # Bump when lexical_row or terms change what is stored: indexes rebuild their lexical table.
@@ -55,8 +55,7 @@ STEM = True
 
 def terms(text: str, *, stem_tokens: bool = STEM, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     """Tokens as stored and queried: identifier parts (stemmed) plus whole compound identifiers."""
-    out = tokenize(text, stopwords=stopwords)
-    return [stem(t) for t in out] if stem_tokens else out
+    return tokenize(text, stopwords=stopwords, stemmed=stem_tokens)
 
 
 def path_text(path: str) -> str:

@@ -67,16 +67,24 @@ def split_identifier(ident: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def tokenize(text: str, *, keep_whole: bool = True, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+@lru_cache(maxsize=1 << 18)
+def identifier_terms(ident: str, keep_whole: bool, stopwords: frozenset[str], stemmed: bool) -> tuple[str, ...]:
+    """What one identifier contributes to a token stream. Cached: a repository repeats its
+    identifiers thousands of times, and splitting them again was most of the lexical phase's time."""
+    parts = split_identifier(ident)
+    out = [p for p in parts if p not in stopwords]
+    # `parse_config` and `parseConfig` are one identifier: the whole form drops underscores.
+    whole = ident.lower().replace("_", "")
+    if keep_whole and len(parts) > 1 and whole:
+        out.append(whole)
+    return tuple(stem(t) for t in out) if stemmed else tuple(out)
+
+
+def tokenize(text: str, *, keep_whole: bool = True, stopwords: frozenset[str] = STOPWORDS,
+             stemmed: bool = False) -> list[str]:
     out: list[str] = []
-    for m in _IDENT.finditer(text):
-        ident = m.group(0)
-        parts = split_identifier(ident)
-        out.extend(p for p in parts if p not in stopwords)
-        # `parse_config` and `parseConfig` are one identifier: the whole form drops underscores.
-        whole = ident.lower().replace("_", "")
-        if keep_whole and len(parts) > 1 and whole:
-            out.append(whole)
+    for ident in _IDENT.findall(text):
+        out.extend(identifier_terms(ident, keep_whole, stopwords, stemmed))
     return out
 
 

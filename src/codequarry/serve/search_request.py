@@ -1,4 +1,5 @@
-"""The body of POST /search, checked field by field before any search work.
+"""The body of POST /search (and `quarry org serve`'s POST /org/search), checked field by field before any
+search work.
 
 Whatever a client sends, a wrong field is one UserInputError line naming it
 (the server answers 400), never a TypeError deep inside the searcher (a 500).
@@ -59,13 +60,13 @@ def _type(value) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
-def parse_search_request(payload) -> SearchRequest:
-    """A SearchRequest from a decoded JSON body, or UserInputError naming the first bad field."""
+def _query_k_mode(payload, fields: tuple[str, ...]) -> tuple[str, int, str]:
+    """The fields every search body has, checked after the body itself and its field names."""
     if not isinstance(payload, dict):
         raise UserInputError(f"the request body must be a JSON object, not {_type(payload)}")
-    unknown = sorted(set(payload) - set(SearchRequest.__slots__))
+    unknown = sorted(set(payload) - set(fields))
     if unknown:
-        raise UserInputError(f"unknown field {_shown(unknown[0])} (fields: {', '.join(SearchRequest.__slots__)})")
+        raise UserInputError(f"unknown field {_shown(unknown[0])} (fields: {', '.join(fields)})")
     query = payload.get("query")
     if not isinstance(query, str):
         raise UserInputError(f"'query' must be a string, not {_type(query)}")
@@ -78,5 +79,31 @@ def parse_search_request(payload) -> SearchRequest:
     mode = _text(payload, "mode") or "hybrid"
     if mode not in MODES:
         raise UserInputError(f"unknown mode {_shown(mode)} (choose from {', '.join(MODES)})")
+    return query, k, mode
+
+
+def parse_search_request(payload) -> SearchRequest:
+    """A SearchRequest from a decoded JSON body, or UserInputError naming the first bad field."""
+    query, k, mode = _query_k_mode(payload, SearchRequest.__slots__)
     return SearchRequest(query=query, k=k, mode=mode, langs=_texts(payload, "langs"), kinds=_texts(payload, "kinds"),
                          path=_text(payload, "path"), slot=_text(payload, "slot"))
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSearchRequest:
+    """The body of `quarry org serve`'s POST /org/search: `quarry org search`'s arguments."""
+
+    query: str
+    k: int = 10
+    mode: str = "hybrid"
+    repos: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    path: str | None = None
+
+
+def parse_org_search_request(payload) -> OrgSearchRequest:
+    """An OrgSearchRequest from a decoded JSON body, or UserInputError naming the first bad field."""
+    query, k, mode = _query_k_mode(payload, OrgSearchRequest.__slots__)
+    return OrgSearchRequest(query=query, k=k, mode=mode, repos=_texts(payload, "repos"), langs=_texts(payload, "langs"),
+                            kinds=_texts(payload, "kinds"), path=_text(payload, "path"))

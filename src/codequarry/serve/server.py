@@ -247,9 +247,14 @@ def _user_error(message: str) -> dict:
     return {"error": message, "type": "UserInputError", "exit_code": UserInputError.exit_code}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class SearchHandler(BaseHTTPRequestHandler):
     server: "WarmServer"
     protocol_version = "HTTP/1.1"
+    search_route = "/search"  # a subclass serving another kind of search names its route and `answer`s it
+
+    def answer(self, payload) -> dict:
+        """The JSON reply to a search body (a QuarryError is answered as a 400)."""
+        return self.server.warm.search(parse_search_request(payload))
 
     def setup(self) -> None:
         super().setup()
@@ -314,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         self.server.touch()
-        if self.path not in ("/search", "/shutdown"):
+        if self.path not in (self.search_route, "/shutdown"):
             self._reply(404, {"error": "no such route"})
             return
         body = self._body()
@@ -330,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, _user_error("the request body is not JSON"))
             return
         try:
-            self._reply(200, self.server.warm.search(parse_search_request(payload)))
+            self._reply(200, self.answer(payload))
         except QuarryError as exc:
             self._reply(400, {"error": exc.format_message(), "type": type(exc).__name__, "exit_code": exc.exit_code})
         except Exception:  # a bug: its traceback goes to the server's stderr, not to the client
@@ -339,11 +344,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WarmServer(PooledHTTPServer):
+    handler_class = SearchHandler
+
     def __init__(self, warm: WarmIndex, host: str = "127.0.0.1", port: int = 0, *,
                  workers: int | None = None, request_timeout: float | None = None) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), _Handler, workers=workers, request_timeout=request_timeout)
+        super().__init__((host, port), self.handler_class, workers=workers, request_timeout=request_timeout)
         self.warm = warm
         self.token = secrets.token_hex(16)
         self.started = time.time()
@@ -446,16 +453,22 @@ def run_server(folder: Path, *, slot: str | None = None, host: str = "127.0.0.1"
                idle_minutes: float = 0.0, announce: Callable[[str], None] | None = None) -> None:
     """Serve until Ctrl-C, SIGTERM, POST /shutdown or `idle_minutes` without a request."""
     server = start_server(folder, slot=slot, host=host, port=port)
+    serve_until_stopped(server, idle_minutes, announce,
+                        f"serving {server.warm.folder} (slot '{server.warm.slot}', {server.warm.model}) "
+                        f"on http://{host}:{server.port}; Ctrl-C to stop")
+
+
+def serve_until_stopped(server: WarmServer, idle_minutes: float = 0.0,
+                        announce: Callable[[str], None] | None = None, line: str = "") -> None:
+    """Serve until Ctrl-C, SIGTERM, POST /shutdown or `idle_minutes` without a request (announcing `line`
+    first); then remove the server file and close the socket and what `server.warm` holds."""
     if threading.current_thread() is threading.main_thread():
         # SIGTERM unwinds serve_forever like Ctrl-C, so the finally below still cleans up.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if idle_minutes > 0:
         server.watch_idle(idle_minutes)
     if announce:
-        announce(
-            f"serving {server.warm.folder} (slot '{server.warm.slot}', {server.warm.model}) "
-            f"on http://{host}:{server.port}; Ctrl-C to stop"
-        )
+        announce(line)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:

@@ -48,6 +48,17 @@ class ChunkRow:
     vector: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What a store remembers of one indexed file, so a re-run reads and chunks only changed files:
+    equal size and mtime mean unchanged; otherwise an equal content hash does."""
+
+    path: str  # repo-relative, as Chunk.file
+    size: int
+    mtime_ns: int
+    hash: str  # content_hash of the file's text
+
+
 def chunk_id(repo: str, chunk: Chunk, text_hash: str) -> str:
     """Stable id: the same chunk at the same place in the same repository keeps its id across runs."""
     key = "\x1f".join((repo, chunk.file, chunk.kind, chunk.qualname, str(chunk.line_start), str(chunk.line_end),
@@ -56,7 +67,8 @@ def chunk_id(repo: str, chunk: Chunk, text_hash: str) -> str:
 
 
 class ChunkStore(Protocol):
-    """What `quarry org` reads and writes. Milvus implements it (store/milvus.py)."""
+    """What `quarry org` reads and writes. Milvus implements it (store/milvus.py), and so do SQLite
+    plus FAISS (store/local.py); store/open.py picks one from the store's URI."""
 
     model: str | None  # the embedding model the stored vectors come from (None: empty store)
     dim: int | None
@@ -74,6 +86,12 @@ class ChunkStore(Protocol):
     def stored_hashes(self, repo: str) -> dict[str, str]:
         """id → text_hash of every chunk stored for `repo`: what an incremental run keeps."""
 
+    def stored_chunks(self, repo: str) -> dict[str, tuple[str, str]]:
+        """id → (file, text_hash) of every chunk stored for `repo`: which of them an unchanged file keeps."""
+
+    def file_states(self, repo: str) -> dict[str, FileState]:
+        """path → the state recorded for each file of `repo` by its last completed run."""
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
     def dense(self, vector: np.ndarray, k: int, where: StoreFilter) -> dict[str, float]: ...
@@ -85,6 +103,10 @@ class ChunkStore(Protocol):
     def repositories(self) -> dict[str, dict]:
         """repo → its record (path, chunks, indexed_at)."""
 
-    def set_repository(self, repo: str, path: str, chunks: int) -> None: ...
+    def set_repository(self, repo: str, path: str, chunks: int, *, files: Sequence[FileState] = (),
+                       gone: Iterable[str] = (), parser: str = "") -> None:
+        """Record `repo` (its record also names the `parser` its chunks came from), upsert the states
+        of `files` and forget those of the paths in `gone`. Called after the repository's chunks are
+        written, so a recorded state never claims chunks the store does not hold."""
 
     def close(self) -> None: ...

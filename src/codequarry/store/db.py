@@ -132,7 +132,7 @@ class IndexDB:
             self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
 
     def transaction(self):
-        return _Transaction(self.conn)
+        return Transaction(self.conn)
 
     def close(self) -> None:
         if self._staging is not None:  # only the run that staged owns the scratch file; readers leave it
@@ -198,15 +198,18 @@ class IndexDB:
             (path, language, size, mtime_ns, hash_),
         )
         file_id = cur.lastrowid
-        for chunk, th, fields in zip(chunks, text_hashes, lexical_rows):
-            cid = self.conn.execute(
+        ids = [
+            self.conn.execute(
                 "INSERT INTO chunks (file_id, language, kind, name, qualname, signature, doc, parent, "
                 "line_start, line_end, code, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (file_id, chunk.language, chunk.kind, chunk.name, chunk.qualname, chunk.signature,
                  chunk.doc, chunk.parent, chunk.line_start, chunk.line_end, chunk.code, th),
             ).lastrowid
-            self.conn.executemany("INSERT INTO calls VALUES (?, ?)", [(cid, c) for c in chunk.calls])
-            lexical.insert_rows(self.conn, [(cid, fields)])
+            for chunk, th in zip(chunks, text_hashes)
+        ]
+        self.conn.executemany("INSERT INTO calls VALUES (?, ?)",
+                              [(cid, c) for cid, chunk in zip(ids, chunks) for c in chunk.calls])
+        lexical.insert_rows(self.conn, zip(ids, lexical_rows))
 
     # -- staging: parsed files wait in a scratch database until the run's final transaction ---
     # A file of its own, deleted after each run, so the index never keeps the free pages.
@@ -220,22 +223,34 @@ class IndexDB:
         self._staging.execute("PRAGMA synchronous = OFF")
         self._staging.execute(
             "CREATE TABLE staged (path TEXT PRIMARY KEY, language TEXT, size INTEGER NOT NULL, "
-            "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, chunks TEXT NOT NULL)"
+            "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, chunks TEXT NOT NULL, facts TEXT)"
         )
 
-    def stage(self, files: list[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]) -> None:
+    def stage(self, files: list[tuple]) -> None:
+        """Parsed files: (path, language, size, mtime_ns, hash, chunks, text hashes, lexical rows, facts),
+        facts being whatever JSON-able value the caller keeps for the call graph."""
         self._staging.executemany(
-            "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?)",
-            [(path, lang, size, mtime, h, json.dumps([[*_fields(c), th] for c, th in zip(chunks, ths)]))
-             for path, lang, size, mtime, h, chunks, ths in files],
+            "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(path, lang, size, mtime, h,
+              json.dumps([[*_fields(c), th, lex] for c, th, lex in zip(chunks, ths, lexical_rows)]), json.dumps(facts))
+             for path, lang, size, mtime, h, chunks, ths, lexical_rows, facts in files],
         )
 
-    def staged(self) -> Iterator[tuple[str, str | None, int, int, str, list[Chunk], list[str]]]:
+    def staged(self) -> Iterator[tuple[str, str | None, int, int, str, list[Chunk], list[str], list[tuple]]]:
         """Staged files one at a time, so memory holds one file's chunks, not the tree's."""
-        for path, lang, size, mtime, h, blob in self._staging.execute("SELECT * FROM staged ORDER BY path"):
+        for path, lang, size, mtime, h, blob in self._staging.execute(
+            "SELECT path, language, size, mtime_ns, hash, chunks FROM staged ORDER BY path"
+        ):
             rows = json.loads(blob)
             chunks = [Chunk(*r[:11], calls=tuple(r[11])) for r in rows]
-            yield path, lang, size, mtime, h, chunks, [r[12] for r in rows]
+            yield path, lang, size, mtime, h, chunks, [r[12] for r in rows], [tuple(r[13]) for r in rows]
+
+    def staged_facts(self, path: str) -> tuple[bool, object]:
+        """(found, the facts staged with `path`) — not found once the staging is gone."""
+        if self._staging is None:
+            return False, None
+        row = self._staging.execute("SELECT facts FROM staged WHERE path = ?", (path,)).fetchone()
+        return (False, None) if row is None else (True, json.loads(row[0]))
 
     def drop_staged(self) -> None:
         if self._staging is not None:
@@ -410,7 +425,7 @@ class IndexDB:
             self.set_meta("default_slot", name)
 
 
-class _Transaction:
+class Transaction:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (autocommit connection)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

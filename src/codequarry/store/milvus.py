@@ -25,13 +25,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from codequarry.domain import Chunk
+from codequarry.domain import Chunk, content_hash
 from codequarry.errors import IndexMismatchError, IndexMissingError, QuarryError, StorageError, UserInputError, require
 from codequarry.search.lexical import lexical_row
-from codequarry.store.base import ChunkRow, StoredChunk, StoreFilter
+from codequarry.store.base import ChunkRow, FileState, StoredChunk, StoreFilter
 
 CHUNKS = "quarry_chunks"
 META = "quarry_meta"  # model binding and one record per repository
+FILES = "quarry_files"  # one row per indexed file: what an incremental run compares against the disk
 # Milvus VARCHAR limits are in bytes; longer code is cut (the rest of a huge chunk is rarely what matches).
 MAX_TEXT_BYTES = 60_000
 MAX_NAME_BYTES = 2_000
@@ -111,6 +112,10 @@ def filter_expression(where: StoreFilter) -> str:
     return " and ".join(parts)
 
 
+def _file_key(repo: str, path: str) -> str:
+    return content_hash(f"{repo}\x1f{path}")
+
+
 class MilvusStore:
     """ChunkStore on one Milvus database (a Lite file or a cluster)."""
 
@@ -137,6 +142,7 @@ class MilvusStore:
         self.index_type = index_type
         with _milvus_errors(self.uri):
             self._ensure_meta()
+            self._ensure_files()  # stores made before file states get the collection on first open
             if self.client.has_collection(CHUNKS):
                 self.client.load_collection(CHUNKS)  # a reopened store's collections start released
             binding = self._meta_get("model")
@@ -157,6 +163,24 @@ class MilvusStore:
         params = self.client.prepare_index_params()
         params.add_index(field_name="unused", index_type="AUTOINDEX", metric_type="L2")
         self.client.create_collection(META, schema=schema, index_params=params)
+
+    def _ensure_files(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        if self.client.has_collection(FILES):
+            self.client.load_collection(FILES)
+            return
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)  # hash of repo and path
+        schema.add_field("repo", DataType.VARCHAR, max_length=MAX_NAME_BYTES)
+        schema.add_field("path", DataType.VARCHAR, max_length=MAX_NAME_BYTES)
+        schema.add_field("size", DataType.INT64)
+        schema.add_field("mtime_ns", DataType.INT64)
+        schema.add_field("hash", DataType.VARCHAR, max_length=64)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
+        params = self.client.prepare_index_params()
+        params.add_index(field_name="unused", index_type="AUTOINDEX", metric_type="L2")
+        self.client.create_collection(FILES, schema=schema, index_params=params)
 
     def _create_chunks(self, dim: int) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
@@ -248,6 +272,7 @@ class MilvusStore:
         removed = len(self.stored_hashes(repo))
         if removed:
             self.client.delete(CHUNKS, filter=f"repo == {_lit(repo)}")
+        self.client.delete(FILES, filter=f"repo == {_lit(repo)}")
         self.client.delete(META, ids=[f"repo:{repo}"])
         return removed
 
@@ -265,6 +290,26 @@ class MilvusStore:
         if not self._has_chunks:
             return {}
         return {r["id"]: r["text_hash"] for r in self._iterate(f"repo == {_lit(repo)}", ["id", "text_hash"])}
+
+    @_guarded
+    def stored_chunks(self, repo: str) -> dict[str, tuple[str, str]]:
+        if not self._has_chunks:
+            return {}
+        return {r["id"]: (r["file"], r["text_hash"])
+                for r in self._iterate(f"repo == {_lit(repo)}", ["id", "file", "text_hash"])}
+
+    @_guarded
+    def file_states(self, repo: str) -> dict[str, FileState]:
+        it = self.client.query_iterator(FILES, batch_size=4096, filter=f"repo == {_lit(repo)}",
+                                        output_fields=["path", "size", "mtime_ns", "hash"])
+        out: dict[str, FileState] = {}
+        try:
+            while batch := it.next():
+                for r in batch:
+                    out[r["path"]] = FileState(r["path"], int(r["size"]), int(r["mtime_ns"]), r["hash"])
+        finally:
+            it.close()
+        return out
 
     @_guarded
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -331,8 +376,19 @@ class MilvusStore:
         return dict(sorted((r["key"][5:], json.loads(r["value"])) for r in rows))
 
     @_guarded
-    def set_repository(self, repo: str, path: str, chunks: int) -> None:
-        self._meta_put(f"repo:{repo}", {"path": path, "chunks": chunks, "indexed_at": round(time.time(), 3)})
+    def set_repository(self, repo: str, path: str, chunks: int, *, files: Sequence[FileState] = (),
+                       gone: Iterable[str] = (), parser: str = "") -> None:
+        # No transactions in Milvus: states go in after the chunks and before the record, so a kill
+        # leaves states that lag the chunks (the next run re-reads those files), never ones ahead.
+        gone = [_file_key(repo, p) for p in gone]
+        for start in range(0, len(gone), INSERT_BATCH):
+            self.client.delete(FILES, ids=gone[start : start + INSERT_BATCH])
+        rows = [{"key": _file_key(repo, f.path), "repo": repo, "path": _cut(f.path, MAX_NAME_BYTES), "size": f.size,
+                 "mtime_ns": f.mtime_ns, "hash": f.hash, "unused": [0.0, 0.0]} for f in files]
+        for start in range(0, len(rows), INSERT_BATCH):
+            self.client.upsert(FILES, rows[start : start + INSERT_BATCH])
+        self._meta_put(f"repo:{repo}", {"path": path, "chunks": chunks, "indexed_at": round(time.time(), 3),
+                                        "parser": parser})
 
     def close(self) -> None:
         try:
@@ -341,7 +397,3 @@ class MilvusStore:
             raise
         except Exception:  # closing a client whose server is gone: nothing left to release
             pass
-
-
-def open_store(uri: str, *, create: bool = True) -> MilvusStore:
-    return MilvusStore(uri, create=create)

@@ -121,6 +121,11 @@ class LangSpec:
     # Last word on a definition: (node, its leading comments/attributes, the record) → adjusts
     # the record's doc or signature in place (Elixir `@doc`, C# XML doc tags, Haskell `::` lines).
     refine: Callable[[Node, list[Node], "Definition"], None] | None = None
+    # When the file does not parse cleanly: the same bytes with what the grammar chokes on
+    # neutralised (C# preprocessor branches, a Scala 2 call to a method named `inline`), every
+    # offset and line unchanged. The walker keeps whichever tree is less damaged; names, calls
+    # and signatures are still read from the file itself, so a repair must not touch names.
+    repair: Callable[[bytes], bytes] | None = None
 
 
 UPPER_CASE = re.compile(r"^_*[A-Z][A-Z0-9_]*$")

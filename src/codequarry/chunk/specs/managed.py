@@ -107,6 +107,21 @@ def _scala_extended(node: Node) -> str | None:
     return text(found) if found is not None else None
 
 
+# A call `inline(...)` (not `x.inline(...)`, not `def inline(`): tree-sitter-scala takes the word for
+# Scala 3's `inline` modifier, which is never followed by `(`.
+_SCALA_INLINE_CALL = re.compile(rb"(?<![\w$.`])(?<!def )inline(?=[ \t]*\()")
+
+
+def scala_without_inline_calls(data: bytes) -> bytes:
+    """The file with each call to a method named `inline` renamed to a same-length identifier.
+
+    Scala 2 code may name a method `inline` (scaladoc's CommentFactoryBase does); a call to it
+    derails the parser so far that a trait and its methods were lost. The calls the walker records
+    are read from the file itself, so they still say `inline`.
+    """
+    return _SCALA_INLINE_CALL.sub(b"inl1ne", data)
+
+
 _SCALA_TYPE = dict(container=True, holds_methods=True)
 
 SCALA = LangSpec(
@@ -123,6 +138,7 @@ SCALA = LangSpec(
     comments=frozenset({"comment", "block_comment"}),
     opaque=frozenset({"lambda_expression"}),
     calls={"call_expression": "function", "instance_expression": None},
+    repair=scala_without_inline_calls,
 )
 
 
@@ -156,6 +172,37 @@ def _csharp_refine(node: Node, leading: list[Node], found) -> None:
     found.doc = csharp_doc(found.doc)
 
 
+_DIRECTIVE = re.compile(rb"[ \t]*#[ \t]*([a-z]+)")
+
+
+def csharp_without_conditionals(data: bytes) -> bytes:
+    """The file with every preprocessor line blanked and, of each `#if`, only the first branch kept.
+
+    tree-sitter-c-sharp parses directives between members, but one inside a parameter list,
+    an argument list or around a `lock (...)` header can make the whole file an ERROR node and
+    cost it its classes (pythonnet's Finalizer.cs). Blanking keeps every byte offset and line
+    number, so the tree of this text describes the file. Only the first branch is kept because
+    the branches of one `#if` are alternatives: both together are often not valid C#.
+    """
+    out: list[bytes] = []
+    depth = skip_from = 0  # skip_from: the depth whose later branches are being skipped (0: none)
+    for line in data.splitlines(keepends=True):
+        m = _DIRECTIVE.match(line)
+        word = m.group(1) if m else None
+        if word == b"if":
+            depth += 1
+        elif word in (b"elif", b"else") and depth and not skip_from:
+            skip_from = depth
+        elif word == b"endif" and depth:
+            if skip_from == depth:
+                skip_from = 0
+            depth -= 1
+        if m or skip_from:
+            line = re.sub(rb"[^\r\n]", b" ", line)
+        out.append(line)
+    return b"".join(out)
+
+
 _CSHARP_TYPE = dict(container=True, holds_methods=True)
 
 CSHARP = LangSpec(
@@ -174,4 +221,5 @@ CSHARP = LangSpec(
     opaque=frozenset({"lambda_expression", "anonymous_method_expression", "anonymous_object_creation_expression"}),
     calls={"invocation_expression": "function", "object_creation_expression": "type"},
     refine=_csharp_refine,
+    repair=csharp_without_conditionals,
 )
