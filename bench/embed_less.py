@@ -16,7 +16,9 @@ chunk embedded):
   for vendored code (`rules.is_vendor_path`). Generated files never reach the index
   (chunk/skips.py), so there is nothing more to skip for them.
 
-Every combination of B, C, D, E is scored as well (16 variants with the baseline).
+Every combination of B, C, D, E is scored as well (16 variants with the baseline), plus D's two
+halves alone — W (windows 2..n of a definition split into windows) and P (pieces of a long
+container after its skeleton) — and E+P, B+E+P.
 
 How, without re-implementing search: the dev repositories' `minilm` indexes built by
 bench/semble_compare.py (~/.cache/codequarry/semble_compare/<repo>-minilm) are copied — never
@@ -97,7 +99,7 @@ class Variant:
 
 VARIANTS = [Variant(tuple(c)) for n in range(len(OPTIONS) + 1) for c in itertools.combinations(OPTIONS, n)]
 # D's two halves alone (see window_kinds), to see which one costs what D costs.
-VARIANTS += [Variant(("W",)), Variant(("P",))]
+VARIANTS += [Variant(("W",)), Variant(("P",)), Variant(("E", "P")), Variant(("B", "E", "P"))]
 
 
 def log(msg: str) -> None:
@@ -169,6 +171,8 @@ def check_baseline(folder: Path) -> str | None:
 def working_copy(cache: Path, work: Path, repo: str) -> Path:
     """A copy of the baseline index (index.db and its current vector file) to add slots to."""
     src, dst = baseline_dir(cache, repo), work / "index" / repo
+    if (dst / "index.db").is_file() and _stamp(dst) != _stamp(src):
+        shutil.rmtree(dst)  # the baseline was rebuilt (say a new chunker): copy it again
     if not (dst / "index.db").is_file():
         why = check_baseline(src)
         if why:
@@ -182,6 +186,18 @@ def working_copy(cache: Path, work: Path, repo: str) -> Path:
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
     return dst
+
+
+def _stamp(folder: Path) -> tuple:
+    """What identifies an index build: chunker, chunk generation, the slot's vector file."""
+    from codequarry.store.db import IndexDB
+
+    db = IndexDB(folder, readonly=True)
+    try:
+        s = db.slot(db.default_slot()) or {}
+        return db.get_meta("chunker_version"), db.chunks_generation, s.get("checksum")
+    finally:
+        db.close()
 
 
 def chunk_table(folder: Path) -> tuple[list[int], list, list[str], dict[str, str]]:
@@ -274,15 +290,18 @@ def compute_vectors(repo: str, folder: Path, work: Path) -> dict:
                 continue
             model = ENCODINGS[(variant, n_tok)]
             path = vector_file(work, repo, model)
-            if path.is_file():
+            # Vectors are per text: what an earlier run (an older chunker) embedded is reused.
+            done = load_vectors(work, repo, model) if path.is_file() else {}
+            if all(h in done for h in order):
                 continue
             # A text of at most SHORT tokens is the same input at either length: reuse its vector.
             if n_tok == SHORT:
                 ref = base if variant == "fp32" else load_vectors(work, repo, ENCODINGS[(variant, 256)])
-                todo = [h for h in order if tokens[h] > SHORT]
-                have = {h: ref[h] for h in order if tokens[h] <= SHORT}
+                todo = [h for h in order if tokens[h] > SHORT and h not in done]
+                have = {h: done.get(h, ref[h]) for h in order if tokens[h] <= SHORT or h in done}
             else:
-                todo, have = list(order), {}
+                todo = [h for h in order if h not in done]
+                have = {h: done[h] for h in order if h in done}
             enc = encoder((variant, n_tok))
             t = time.perf_counter()
             vecs = enc.encode_passages([texts[h] for h in todo]) if todo else np.zeros((0, 384), np.float32)
@@ -409,7 +428,8 @@ def timing(repos: list[str], work: Path, sample: int, rounds: int, names: list[s
     for repo in repos:
         folder = work / "index" / repo
         _, chunks, hashes, texts = chunk_table(folder)
-        masks = {"D": skip_windows(chunks), "E": skip_prose(chunks)}
+        split, pieces = window_kinds(chunks)
+        masks = {"D": split | pieces, "E": skip_prose(chunks), "W": split, "P": pieces}
         first: dict[str, int] = {}
         for i, h in enumerate(hashes):
             first.setdefault(h, i)
@@ -418,7 +438,7 @@ def timing(repos: list[str], work: Path, sample: int, rounds: int, names: list[s
             keep = kept(Variant(tuple(n.split("+")) if n != "A" else ()), masks, len(chunks))
             kept_texts[n] += len({h for h, k in zip(hashes, keep) if k})
         for h, i in first.items():
-            pool.append((texts[h], repo, bool(masks["D"][i]), bool(masks["E"][i])))
+            pool.append((texts[h], {o: bool(m[i]) for o, m in masks.items()}))
     rnd = random.Random(14)
     picked = rnd.sample(pool, min(sample, len(pool)))
     variants = [Variant(tuple(n.split("+")) if n != "A" else ()) for n in names]
@@ -428,14 +448,14 @@ def timing(repos: list[str], work: Path, sample: int, rounds: int, names: list[s
     for r in range(rounds):
         order = variants if r % 2 == 0 else variants[::-1]
         for v in order:
-            texts = [t for t, _, d, e in picked if not ("D" in v.options and d) and not ("E" in v.options and e)]
+            texts = [t for t, skip in picked if not any(skip[o] for o in v.options if o in skip)]
             t = time.perf_counter()
             encoder(v.encoding).encode_passages(texts)
             secs[v.name].append(time.perf_counter() - t)
             log(f"timing round {r + 1}: {v.name} {len(texts)} texts {secs[v.name][-1]:.1f}s")
     out = {"sample_texts": len(picked), "dev_texts": total_texts, "rounds": rounds, "variants": {}}
     for v in variants:
-        n = sum(1 for _, _, d, e in picked if not ("D" in v.options and d) and not ("E" in v.options and e))
+        n = sum(1 for _, skip in picked if not any(skip[o] for o in v.options if o in skip))
         s = float(np.median(secs[v.name]))
         out["variants"][v.name] = {
             "sample_texts_embedded": n, "sample_seconds": [round(x, 2) for x in secs[v.name]],
@@ -484,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="copies and vectors (default ~/.cache/codequarry/embed_less)")
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--sample", type=int, default=600, help="texts in the timing sample")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--time", default="A,B,C,D,E,B+C,D+E,B+D+E,B+C+D+E", help="variants to time")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--time", default="A,B,C,D,E,P,E+P,B+E+P,B+C,D+E,B+D+E,B+C+D+E",
+                    help="variants to time")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "embed_less.json")
     args = ap.parse_args(argv)
 
