@@ -13,21 +13,14 @@ lexical score alone, as it does any chunk without a vector (search/fusion.py `co
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Iterable
 
 
-class _Placed(Protocol):
-    file: str
-    language: str
-    qualname: str
-    parent: str
-    line_start: int
-    line_end: int
-
-
-def lexical_only(chunks: Iterable[tuple[int, _Placed]]) -> set[int]:
-    """Ids of the chunks that get no vector. `parent` names the definition a chunk is a window or a
-    piece of; a container's first chunk (its skeleton, no parent) carries the vector for its pieces."""
+def lexical_only(chunks: Iterable[tuple[int, object]]) -> set[int]:
+    """Ids of the chunks that get no vector, from (id, chunk) pairs: a `Chunk` or a `store.db.Placement`
+    (file, language, qualname, parent, line_start, line_end). `parent` names the definition a chunk is
+    a window or a piece of; a container's first chunk (its skeleton, no parent) carries the vector for
+    its pieces."""
     from codequarry.search.rules import is_doc, is_vendor_path
 
     out: set[int] = set()
