@@ -259,3 +259,16 @@ def test_repairs_keep_every_offset_and_touch_only_what_breaks_the_parse():
 def test_csharp_conditionals_that_parse_keep_both_branches():
     text = "class A\n{\n#if X\n    void F() { G(); }\n#else\n    void F() { }\n#endif\n}\n"
     assert [(c.qualname, c.line_start) for c in chunk_file("A.cs", text)] == [("A", 1), ("A.F", 4), ("A.F", 6)]
+
+
+def test_a_kotlin_file_ending_inside_an_annotation_does_not_hang_the_parser():
+    # tree-sitter-kotlin 1.1.0 loops for ever on these bytes unless they end with a newline
+    # (found by tests/test_properties.py); run apart, so a regression fails instead of hanging the suite.
+    import subprocess
+    import sys
+
+    code = ("from codequarry.chunk import chunk_file\n"
+            "chunks = chunk_file('a.kt', 'package x\\n\\nclass A\\n@Sup')\n"
+            "assert chunks and chunks[-1].line_end <= 4, chunks\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -74,7 +74,7 @@ from .languages import LANGUAGES, language_for, parsed
 __all__ = ["CHUNKER_VERSION", "LANGUAGES", "chunk_file", "language_for"]
 
 # Bump whenever the chunks produced for the same input change.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 
 
 def chunk_file(path: str, text: str, *, max_chars: int = 2000, overlap_lines: int = 5) -> list[Chunk]:
