@@ -1,5 +1,7 @@
 """Chunks the dense leg leaves to the lexical one: no vector, still found, the slot still complete."""
 
+import json
+
 from codequarry.domain import Chunk
 from codequarry.embed.select import lexical_only
 from codequarry.indexer import index_repository
@@ -42,3 +44,14 @@ def test_a_chunk_left_to_the_lexical_leg_is_found_by_hybrid_search_and_the_slot_
         assert readme and set(readme[0].sources) == {"lexical"}  # found by the lexical leg alone
     finally:
         s.close()
+
+
+def test_index_says_how_many_chunks_are_searched_lexically_only(tmp_path):
+    from tests.conftest import run_cli
+
+    repo = write_tree(tmp_path / "repo", {"a.py": "def f():\n    return 1\n", "README.md": "# A\n\nabout f\n"})
+    out = run_cli("index", "--model", "hash", str(repo))
+    assert out.returncode == 0, out.stderr
+    assert "1 searched lexically only" in out.stdout
+    stats = json.loads(run_cli("index", "--model", "hash", "--force", "--json", str(repo)).stdout)
+    assert stats["lexical_only"] == 1
