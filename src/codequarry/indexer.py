@@ -271,7 +271,8 @@ class _Loader:
 
     def get(self) -> Encoder:
         self.start()
-        self.thread.join() if self.thread is not None else None
+        if self.thread is not None:
+            self.thread.join()
         if self.error is not None:
             raise self.error
         return self.encoder

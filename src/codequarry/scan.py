@@ -56,7 +56,6 @@ class ScanReport:
     seen: set[str] = field(default_factory=set)
     touched: list[tuple[int, int, int]] = field(default_factory=list)  # (file id, size, mtime): same content
     unchanged: int = 0
-    workers: int = 0  # processes that parsed (0: this one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +132,8 @@ def scan(repo: Path, known: dict, rechunk_all: bool, report: ScanReport, *, text
     as the index holds them. `on_fork(files to parse)` runs once the workers exist (or at once
     without them): the caller starts its own threads there."""
     todo = _candidates(repo, known, rechunk_all, report, max_bytes, exclude)
-    report.workers = _workers(len(todo))
-    pool = None
-    if report.workers:
-        pool = multiprocessing.get_context("fork").Pool(report.workers, _start_worker, (text_format,))
+    workers = _workers(len(todo))
+    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (text_format,)) if workers else None
     try:
         if on_fork is not None:
             on_fork(len(todo))

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from .languages import parse, parser_for
+from .languages import parse, parse_bytes
 from .specs import SPECS, LangSpec, Rule, strip_generics, text
 
 MAX_SIGNATURE = 200
@@ -131,7 +131,7 @@ def _repaired(lang: str, spec: LangSpec, data: bytes, root: Node) -> Node:
     fixed = spec.repair(data)
     if fixed == data or len(fixed) != len(data):  # a repair that moved offsets would misplace everything
         return root
-    other = parser_for(lang).parse(fixed).root_node
+    other = parse_bytes(lang, fixed).root_node
     return other if _damage(other) < _damage(root) else root
 
 
