@@ -14,7 +14,7 @@ from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder
 from codequarry.errors import IndexMissingError, UserInputError
 from codequarry.search import filters, fusion, ranking
-from codequarry.search.searcher import CANDIDATES, MODES
+from codequarry.search.searcher import CANDIDATES, check_query
 from codequarry.store.base import ChunkStore, StoreFilter
 
 
@@ -29,12 +29,7 @@ class OrgResult:
 
 def org_search(store: ChunkStore, query: str, k: int = 10, mode: str = "hybrid", *, repos=(), langs=(), kinds=(),
                path: str | None = None, encoder: Encoder | None = None) -> list[OrgResult]:
-    if mode not in MODES:
-        raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-    if not query.strip():
-        raise UserInputError("empty query")
-    if k < 1:
-        raise UserInputError("-k must be at least 1")
+    check_query(query, k, mode)
     filters.check_filters(langs, kinds)
     if store.model is None:
         raise IndexMissingError(f"the store {getattr(store, 'uri', '')} holds no repositories; run 'quarry org index'")

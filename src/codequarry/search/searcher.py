@@ -15,6 +15,16 @@ from codequarry.store import vectors
 from codequarry.store.db import IndexDB, guarded, unusable_model_hint
 
 MODES = ("hybrid", "dense", "lexical")
+
+
+def check_query(query: str, k: int, mode: str) -> None:
+    """The arguments every search takes, checked the same way for one repository and for `quarry org`."""
+    if mode not in MODES:
+        raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    if not query.strip():
+        raise UserInputError("empty query")
+    if k < 1:
+        raise UserInputError("-k must be at least 1")
 # Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
 CANDIDATES = 100
 
@@ -126,12 +136,7 @@ class Searcher:
         raise AssertionError("unreachable")
 
     def _search(self, query, k, mode, langs, kinds, path, weights, rule_weights) -> list[SearchResult]:
-        if mode not in MODES:
-            raise UserInputError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-        if not query.strip():
-            raise UserInputError("empty query")
-        if k < 1:
-            raise UserInputError("-k must be at least 1")
+        check_query(query, k, mode)
         filters.check_filters(langs, kinds, self.db.conn)  # here, so the warm server checks them too
         self._follow()
         allowed = self.db.filter_ids(langs=tuple(langs), kinds=tuple(kinds), path_glob=path)
