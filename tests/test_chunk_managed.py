@@ -1,25 +1,10 @@
 """C#, Kotlin and Scala: definitions, qualnames, signatures, docs and calls (tests/fixtures/chunk/)."""
 
-from functools import lru_cache
-from pathlib import Path
-
 import pytest
 
 from codequarry.chunk import chunk_file
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chunk"
-
-
-@lru_cache(maxsize=None)
-def chunks(name: str):
-    return tuple(chunk_file(name, (FIXTURES / name).read_text()))
-
-
-def find(name: str, qualname: str, kind: str | None = None):
-    found = [c for c in chunks(name) if c.qualname == qualname and (kind is None or c.kind == kind)]
-    assert len(found) == 1, f"{qualname} in {name}: {found}"
-    return found[0]
-
+from tests.chunk_fixtures import chunks, find
 
 EXPECTED = {
     "Store.cs": [
