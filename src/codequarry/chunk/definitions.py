@@ -115,7 +115,7 @@ def extract(lang: str, source: str) -> Extraction:
         elif ntype in spec.opaque:
             allowed = False
         # A leaf that is neither a call nor a definition has nothing to record: not pushing it
-        # (most named nodes are identifiers and literals) halves the walk.
+        # (most named nodes are identifiers and literals) saves pushing and popping each of them.
         stack.extend((child, scope, allowed) for child in reversed(node.named_children)
                      if child.named_child_count or child.type in wanted)
     if spec.merge_clauses:
