@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from .languages import parse, parse_bytes
+from .languages import nodes_of, parse, parse_bytes
 from .specs import SPECS, LangSpec, Rule, strip_generics, text
 
 MAX_SIGNATURE = 200
@@ -93,10 +93,14 @@ def extract(lang: str, source: str) -> Extraction:
     data, tree = parse(lang, source)
     root = _repaired(lang, spec, data, tree.root_node)
     out = Extraction()
-    wanted = spec.calls.keys() | spec.rules.keys()
-    stack: list[tuple[Node, _Scope, bool]] = [(root, _Scope(), True)]
-    while stack:
-        node, scope, allowed = stack.pop()
+    # Reading order visits a node's ancestors first: `open` holds the ones still enclosing it that
+    # set what their insides may define (definitions, opaque nodes), each with (end, scope, allowed).
+    open_: list[tuple[int, int, _Scope, bool]] = [(root.start_byte, root.end_byte, _Scope(), True)]
+    for node in nodes_of(lang, root, _wanted(lang, spec)):
+        start, end = node.start_byte, node.end_byte
+        while len(open_) > 1 and not (open_[-1][0] <= start and end <= open_[-1][1]):
+            open_.pop()
+        scope, allowed = open_[-1][2], open_[-1][3]
         ntype = node.type
         if ntype in spec.calls:
             callee = _callee(node, spec.calls[ntype])
@@ -107,20 +111,25 @@ def extract(lang: str, source: str) -> Extraction:
         rule = spec.rules.get(ntype)
         if rule is not None and not allowed and not (rule.local and scope.local):
             rule = None
-        inner = None
-        if rule is not None:
-            inner = _define(node, rule, scope, spec, lang, data, out.definitions)
+        inner = _define(node, rule, scope, spec, lang, data, out.definitions) if rule is not None else None
         if inner is not None:
-            scope, allowed = inner
+            open_.append((start, end, *inner))
         elif ntype in spec.opaque:
-            allowed = False
-        # A leaf that is neither a call nor a definition has nothing to record: not pushing it
-        # (most named nodes are identifiers and literals) saves pushing and popping each of them.
-        stack.extend((child, scope, allowed) for child in reversed(node.named_children)
-                     if child.named_child_count or child.type in wanted)
+            open_.append((start, end, scope, False))
     if spec.merge_clauses:
         out.definitions = _merge_clauses(out.definitions, source.split("\n"))
     return out
+
+
+_WANTED: dict[str, frozenset[str]] = {}
+
+
+def _wanted(lang: str, spec: LangSpec) -> frozenset[str]:
+    """The node types the walk acts on: calls, definitions, and nodes whose insides define nothing."""
+    got = _WANTED.get(lang)
+    if got is None:
+        got = _WANTED[lang] = frozenset(spec.calls) | frozenset(spec.rules) | spec.opaque
+    return got
 
 
 def _repaired(lang: str, spec: LangSpec, data: bytes, root: Node) -> Node:

@@ -14,6 +14,7 @@ class`), else C. Without the text (a caller that only has the path) it is C.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import threading
@@ -261,6 +262,43 @@ def parse(lang: str, source: str):
     tree = parse_bytes(lang, data)
     _local.last = (lang, source, data, tree)
     return data, tree
+
+
+def nodes_of(lang: str, root, types: frozenset[str]) -> list:
+    """Every named node of `types` under `root` (a tree of `lang`), in reading order, an enclosing node
+    before the nodes inside it. Found by a tree-sitter query, in C: walking the tree node by node in
+    Python cost a fifth of the lexical phase."""
+    from tree_sitter import QueryCursor
+
+    found = QueryCursor(_query(lang, types)).captures(root).get("n", [])
+    found.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    # Two nodes with the same span (a wrapper and its only child): the outer one first.
+    for i in range(1, len(found)):
+        a, b = found[i - 1], found[i]
+        if a.start_byte == b.start_byte and a.end_byte == b.end_byte and _depth(a) > _depth(b):
+            j = i
+            while j > 0 and found[j - 1].start_byte == found[j].start_byte \
+                    and found[j - 1].end_byte == found[j].end_byte and _depth(found[j - 1]) > _depth(found[j]):
+                found[j - 1], found[j] = found[j], found[j - 1]
+                j -= 1
+    return found
+
+
+def _depth(node) -> int:
+    d = 0
+    while (node := node.parent) is not None:
+        d += 1
+    return d
+
+
+@functools.lru_cache(maxsize=None)
+def _query(lang: str, types: frozenset[str]):
+    from tree_sitter import Query
+
+    parser_for(lang)
+    language = _languages[lang]
+    kinds = sorted(t for t in types if language.id_for_node_kind(t, True) is not None)
+    return Query(language, f"[{' '.join(f'({t})' for t in kinds)}] @n" if kinds else "(ERROR) @_none")
 
 
 def parse_bytes(lang: str, data: bytes):

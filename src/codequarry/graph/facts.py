@@ -144,7 +144,7 @@ def analyze(lang: str, source: str) -> FileFacts | None:
         return None
     root = parse(lang, source)[1].root_node
     sites = reader.sites(root)
-    imports, bases = IMPORT_READERS[lang](root)
+    imports, bases = IMPORT_READERS[lang](root, lang)
     return FileFacts(tuple(sites), tuple(dict.fromkeys(imports)), tuple(dict.fromkeys(bases)))
 
 

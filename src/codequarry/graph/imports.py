@@ -24,6 +24,8 @@ import re
 
 from tree_sitter import Node
 
+from codequarry.chunk.languages import nodes_of
+
 from .facts import Base, Import, dotted, text, type_name
 
 
@@ -35,24 +37,25 @@ def _line(node: Node) -> int:
     return node.start_point[0] + 1
 
 
-def _walk(root: Node, types: frozenset[str]):
-    """Nodes of `types`, pre-order; does not descend into them."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.type in types:
-            yield n
+def _walk(root: Node, types: frozenset[str], lang: str):
+    """Nodes of `types` under `root`, in reading order; not the ones inside a node it yields."""
+    end = -1
+    for n in nodes_of(lang, root, types):
+        if n.start_byte < end:
             continue
-        stack.extend(c for c in reversed(n.named_children) if c.named_child_count or c.type in types)
+        end = n.end_byte
+        yield n
 
 
 # --- Python ------------------------------------------------------------------------------------
 
 
-def python(root: Node) -> tuple[list[Import], list[Base]]:
+def python(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"import_statement", "import_from_statement", "class_definition"})):
+    # Every import and class, nested ones too (a class's methods and inner classes; imports inside
+    # functions), in reading order.
+    for node in nodes_of(lang, root, frozenset({"import_statement", "import_from_statement", "class_definition"})):
         if node.type == "import_statement":
             for item in node.children_by_field_name("name"):
                 if item.type == "aliased_import":
@@ -82,11 +85,6 @@ def python(root: Node) -> tuple[list[Import], list[Base]]:
                 base = dotted(arg, frozenset())  # keyword arguments (metaclass=...) are not bases
                 if base and base != "object" and name is not None:
                     bases.append(Base(text(name), _line(name), base))
-            body = node.child_by_field_name("body")
-            if body is not None:  # methods and nested classes
-                sub_i, sub_b = python(body)
-                imports.extend(sub_i)
-                bases.extend(sub_b)
     return imports, bases
 
 
@@ -103,10 +101,10 @@ def go_alias(path: str) -> str:
     return re.sub(r"^go-|-go$", "", last).replace("-", "_").replace(".", "_")
 
 
-def go(root: Node) -> tuple[list[Import], list[Base]]:
+def go(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"import_spec", "type_spec", "function_declaration", "method_declaration"})):
+    for node in _walk(root, frozenset({"import_spec", "type_spec", "function_declaration", "method_declaration"}), lang):
         if node.type == "import_spec":
             path = text(node.child_by_field_name("path")).strip('"`')
             alias_node = node.child_by_field_name("name")
@@ -142,10 +140,10 @@ _JAVA_TYPES = frozenset({"class_declaration", "interface_declaration", "enum_dec
                          "record_declaration"})
 
 
-def java(root: Node) -> tuple[list[Import], list[Base]]:
+def java(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"import_declaration", "package_declaration"}) | _JAVA_TYPES):
+    for node in _walk(root, frozenset({"import_declaration", "package_declaration"}) | _JAVA_TYPES, lang):
         if node.type == "package_declaration":  # kept for same-package lookups across source roots
             path = next((text(c) for c in node.named_children if c.type in ("scoped_identifier", "identifier")), "")
             imports.append(Import("<package>", path, ""))
@@ -163,20 +161,20 @@ def java(root: Node) -> tuple[list[Import], list[Base]]:
         name = node.child_by_field_name("name")
         for fld in ("superclass", "interfaces"):
             part = node.child_by_field_name(fld)
-            for t in _walk(part, frozenset({"type_identifier", "scoped_type_identifier", "generic_type"})) \
+            for t in _walk(part, frozenset({"type_identifier", "scoped_type_identifier", "generic_type"}), lang) \
                     if part is not None else ():
                 base = _strip(text(t))
                 if base and name is not None:
                     bases.append(Base(text(name), _line(name), base))
         ext = next((c for c in node.named_children if c.type == "extends_interfaces"), None)
-        for t in _walk(ext, frozenset({"type_identifier", "scoped_type_identifier", "generic_type"})) \
+        for t in _walk(ext, frozenset({"type_identifier", "scoped_type_identifier", "generic_type"}), lang) \
                 if ext is not None else ():
             base = _strip(text(t))
             if base and name is not None:
                 bases.append(Base(text(name), _line(name), base))
         body = node.child_by_field_name("body")
         if body is not None:
-            _, sub = java(body)
+            _, sub = java(body, lang)
             bases.extend(sub)
     return imports, bases
 
@@ -199,12 +197,12 @@ def _require(value: Node | None) -> str | None:
     return text(first).strip("\"'`") if first is not None and first.type == "string" else None
 
 
-def javascript(root: Node) -> tuple[list[Import], list[Base]]:
+def javascript(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
     kinds = frozenset({"import_statement", "export_statement", "variable_declarator", "class_declaration",
                        "abstract_class_declaration", "class"})
-    for node in _walk(root, kinds):
+    for node in _walk(root, kinds, lang):
         if node.type == "import_statement":
             src = _source(node)
             clause = next((c for c in node.named_children if c.type == "import_clause"), None)
@@ -239,7 +237,7 @@ def javascript(root: Node) -> tuple[list[Import], list[Base]]:
                 if target is not None and target.type in ("identifier", "type_identifier"):
                     imports.append(Import("default", "", text(target)))
             if decl is not None:
-                sub_i, sub_b = javascript(decl)
+                sub_i, sub_b = javascript(decl, lang)
                 imports.extend(sub_i)
                 bases.extend(sub_b)
         elif node.type == "variable_declarator":
@@ -257,7 +255,7 @@ def javascript(root: Node) -> tuple[list[Import], list[Base]]:
                                                   text(p.child_by_field_name("key"))))
             value = node.child_by_field_name("value")
             if value is not None and value.type == "class":
-                sub_i, sub_b = javascript(value)
+                sub_i, sub_b = javascript(value, lang)
                 bases.extend(sub_b)
         else:
             name = node.child_by_field_name("name")
@@ -276,7 +274,7 @@ def javascript(root: Node) -> tuple[list[Import], list[Base]]:
                         bases.append(Base(text(name), _line(name), base))
             body = node.child_by_field_name("body")
             if body is not None:
-                sub_i, sub_b = javascript(body)
+                sub_i, sub_b = javascript(body, lang)
                 imports.extend(sub_i)
                 bases.extend(sub_b)
     return imports, bases
@@ -320,10 +318,10 @@ def _rust_use(node: Node, prefix: str, out: list[Import]) -> None:
             _rust_use(item, prefix, out)
 
 
-def rust(root: Node) -> tuple[list[Import], list[Base]]:
+def rust(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"use_declaration", "trait_item", "mod_item"})):
+    for node in _walk(root, frozenset({"use_declaration", "trait_item", "mod_item"}), lang):
         if node.type == "use_declaration":
             arg = node.child_by_field_name("argument")
             if arg is not None:
@@ -332,7 +330,7 @@ def rust(root: Node) -> tuple[list[Import], list[Base]]:
             # An inline module's imports count for the whole file, except its `use super::*`.
             body = node.child_by_field_name("body")
             if body is not None:
-                sub_i, sub_b = rust(body)
+                sub_i, sub_b = rust(body, lang)
                 imports.extend(i for i in sub_i if not (i.alias == "*" and i.module in ("super", "self")))
                 bases.extend(sub_b)
         else:

@@ -116,7 +116,8 @@ class Reader:
                                         key=lambda x: (x[0].start_byte, x[1])):
                 self.bind(capture, node, scopes)
         out: list[Site] = []
-        for node in QueryCursor(self.q_calls).captures(root).get("call", ()):
+        # In reading order: tree-sitter returns nested captures in an order that varies from run to run.
+        for node in sorted(QueryCursor(self.q_calls).captures(root).get("call", ()), key=lambda n: n.start_byte):
             got = self.call(node)
             if got is None:
                 continue
