@@ -99,7 +99,7 @@ class Searcher:
         return True
 
     def dense(self, query: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        if self.index.ntotal == 0:
+        if self.slot["embedded"] == 0 or self.index.ntotal == 0:
             return {}
         q = truncate(self.encoder.encode_queries([query]), self.slot["truncate_dim"])
         scores, ids = vectors.search(self.index, q, n, allowed)
@@ -150,6 +150,8 @@ class Searcher:
         the lexical leg for good (embed/select.py)."""
         if not ids:
             return frozenset()
+        if self.slot["embedded"] == 0:  # no vectors yet: the file need not be read
+            return frozenset(ids)
         if self._have is None or self._have[0] is not self.index:
             import faiss
 

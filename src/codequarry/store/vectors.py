@@ -10,11 +10,16 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from codequarry.errors import CorruptIndexError
+
+# faiss is imported where it is used: a search that runs before any vector is embedded (the first
+# one after `quarry index --background`) never needs it, and importing it costs ~30 ms.
+if TYPE_CHECKING:
+    import faiss
 
 
 def vector_path(folder: Path, slot: str, generation: int) -> Path:
@@ -22,6 +27,8 @@ def vector_path(folder: Path, slot: str, generation: int) -> Path:
 
 
 def build(ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
+    import faiss
+
     # Exact inner product: at repository scale (≤ ~100k chunks) a flat scan takes
     # milliseconds, and approximate indexes would cost recall for nothing.
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -33,6 +40,8 @@ def build(ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
 def write(index: faiss.Index, path: Path) -> str:
     """Write `index` to `path` (atomically) and return its checksum, which the caller stores with
     the slot in the transaction that points at this file."""
+    import faiss
+
     # Serialised here and written by Python, not faiss.write_index: faiss ignores an error from the
     # final fclose, so a full disk could leave a truncated file behind a successful call.
     data = faiss.serialize_index(index)
@@ -68,6 +77,8 @@ def damage(path: Path, expected: str | None) -> str | None:
     except OSError as exc:
         return f"unreadable ({exc.strerror or exc})"
     if expected is None:  # written before checksums: it must at least parse
+        import faiss
+
         try:
             faiss.deserialize_index(data)
         except RuntimeError:
@@ -78,6 +89,7 @@ def damage(path: Path, expected: str | None) -> str | None:
 
 def read(path: Path, expected: str | None = None, *, slot: str | None = None) -> faiss.Index:
     """Load a slot's vectors, checked against the checksum stored with the slot (when it has one)."""
+    import faiss
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)  # one copy in memory, hashed and parsed in place
@@ -114,6 +126,7 @@ def remove_stale(folder: Path, slot: str, keep_generation: int) -> None:
 
 def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
     """Top-k (scores, ids) per query; `allowed` restricts to those chunk ids (filters)."""
+    import faiss
     k = max(1, min(k, index.ntotal))
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if allowed is None:
