@@ -171,18 +171,6 @@ def test_corrupt_and_foreign_indexes_are_refused(sample_repo, tmp_path):
         IndexDB(foreign)
 
 
-def test_closing_a_reader_leaves_a_running_index_its_staged_files(sample_repo):
-    index_repository(sample_repo, model="hash")
-    writer = IndexDB(sample_repo / ".quarry")
-    writer.clear_staged()
-    writer.stage([("a.py", "python", 1, 1, "h", [], [], [], None)])
-    IndexDB(sample_repo / ".quarry", readonly=True).close()  # e.g. a search while the index runs
-    assert [path for path, *_ in writer.staged()] == ["a.py"]
-    assert (sample_repo / ".quarry" / "staging.db").exists()
-    writer.close()
-    assert not (sample_repo / ".quarry" / "staging.db").exists()
-
-
 def test_an_index_from_before_staging_moved_out_still_opens(sample_repo):
     # Indexes written while staging was a table inside index.db carry migration 003 and the table.
     index_repository(sample_repo, model="hash")

@@ -28,7 +28,6 @@ from codequarry.embed.select import lexical_only
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
                                UserInputError)
-from codequarry.graph.facts import facts_from_json, facts_to_json
 from codequarry.graph.update import update_graph
 from codequarry.locate import index_dir_for
 from codequarry.progress import progress_bar
@@ -302,7 +301,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
         or db.get_meta("text_format", text_format) != text_format
     )
     known = db.files()
-    db.clear_staged()  # leftovers of a killed run
+    (folder / "staging.db").unlink(missing_ok=True)  # a scratch file versions before 2026-12-03 left behind
     scan = ScanReport()
     loader = _Loader(opts.encoder, lambda: _load_encoder(model_name, slot_info, explicit))
     # A detached embedder will load the model anyway: when the slot's width is known without it
@@ -314,61 +313,53 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
             loader.start()
 
     planned: set[str] = set()  # text hashes of the chunks this run (re)adds
-    # Parsed files go to the staging table at once, so memory holds a bounded queue, not the tree.
-    batch: list = []
-    for p in scan_files(repo, known, rechunk_all, scan, text_format=text_format, max_bytes=opts.max_bytes,
-                        exclude=opts.exclude, on_fork=start_loading):
-        batch.append((p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes, p.lexical_rows,
-                      facts_to_json(p.facts)))
-        stats.files_parsed += 1
-        stats.chunks_new += len(p.chunks)
-        planned.update(p.text_hashes)
-        if len(batch) >= 32:
-            db.stage(batch)
-            batch = []
-    db.stage(batch)
-    removed = [known[p][0] for p in known.keys() - scan.seen]
-    changed = bool(stats.files_parsed or removed)
-    slot_stale = (rebind or vectors_bad or opts.refill or force
-                  or slot_info["chunks_generation"] != db.chunks_generation)
-    unfinished = slot_info.get("embedded") is not None  # a run stopped while embedding
-    stats.files_unchanged = scan.unchanged
-    stats.files_removed = len(removed)
-    stats.files_seen = scan.walk.seen
-    stats.skipped = dict(sorted(scan.walk.skipped.items()))
-    if not changed and not slot_stale and not scan.touched and not unfinished:
-        stats.chunks = db.chunk_count()
-        return stats
-    encoder = None
-    if (rebind or slot_info["dim"] is None) and preset_dim:
-        dim = preset_dim  # the detached embedder loads the model (background.log says if it fails)
-    elif rebind or slot_info["dim"] is None:
-        # Before the first commit: a model that does not load leaves the index as it was.
-        encoder = loader.get()
-        dim = encoder.dim
-    else:  # a run with nothing new to embed (say files were only removed) needs no model
-        dim = slot_info["dim"]
-    publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"])
-
-    # Phase 1: everything but the missing vectors, in one transaction.
-    if changed or slot_stale or scan.touched or rechunk_all:
-        new_gen = None
-        try:
-            with db.transaction():
-                if rechunk_all:  # every chunk is about to be re-added
-                    db.reset_lexical()
+    facts: dict[str, object] = {}  # path → the call-graph facts its parse found
+    new_gen = None
+    # Phase 1: everything but the missing vectors, in one transaction. Parsed files are stored as the
+    # workers hand them over, so storing overlaps parsing and memory holds one file's chunks at a time.
+    try:
+        with db.transaction():
+            if rechunk_all:  # every chunk is about to be re-added
+                db.reset_lexical()
+            for p in scan_files(repo, known, rechunk_all, scan, text_format=text_format, max_bytes=opts.max_bytes,
+                                exclude=opts.exclude, on_fork=start_loading):
+                if p.rel in known:
+                    db.delete_file(known[p.rel][0])
+                db.add_file(p.rel, p.language, p.size, p.mtime_ns, p.hash, p.chunks, p.text_hashes, p.lexical_rows)
+                facts[p.rel] = p.facts
+                stats.files_parsed += 1
+                stats.chunks_new += len(p.chunks)
+                planned.update(p.text_hashes)
+            removed = [known[p][0] for p in known.keys() - scan.seen]
+            changed = bool(stats.files_parsed or removed)
+            slot_stale = (rebind or vectors_bad or opts.refill or force
+                          or slot_info["chunks_generation"] != db.chunks_generation)
+            unfinished = slot_info.get("embedded") is not None  # a run stopped while embedding
+            stats.files_unchanged = scan.unchanged
+            stats.files_removed = len(removed)
+            stats.files_seen = scan.walk.seen
+            stats.skipped = dict(sorted(scan.walk.skipped.items()))
+            if not changed and not slot_stale and not scan.touched and not unfinished:
+                stats.chunks = db.chunk_count()
+                return stats
+            encoder = None
+            if (rebind or slot_info["dim"] is None) and preset_dim:
+                dim = preset_dim  # the detached embedder loads the model (background.log says if it fails)
+            elif rebind or slot_info["dim"] is None:
+                # Before the commit: a model that does not load leaves the index as it was.
+                encoder = loader.get()
+                dim = encoder.dim
+            else:  # a run with nothing new to embed (say files were only removed) needs no model
+                dim = slot_info["dim"]
+            publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"])
+            if changed or slot_stale or scan.touched or rechunk_all:
                 for file_id, size, mtime in scan.touched:
                     db.touch_file(file_id, size, mtime)
                 for file_id in removed:
                     db.delete_file(file_id)
-                for rel, lang, size, mtime, fhash, chunks, hashes, lexical_rows in db.staged():
-                    if rel in known:
-                        db.delete_file(known[rel][0])
-                    db.add_file(rel, lang, size, mtime, fhash, chunks, hashes, lexical_rows)
-                # Call edges of the new chunks (from the facts the scan staged), and of callers whose
+                # Call edges of the new chunks (from the facts the scan found), and of callers whose
                 # targets changed.
-                update_graph(db, repo, _staged_facts(db))
-                db.drop_staged()
+                update_graph(db, repo, lambda path: (path in facts, facts.get(path)))
                 generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
                 db.set_meta("chunks_generation", generation)
                 db.set_meta("chunker_version", CHUNKER_VERSION)
@@ -380,14 +371,13 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                 # Cached vectors no chunk uses any more (old versions of edited code) go with the commit
                 # that drops their chunks.
                 db.collect_embeddings()
-        except BaseException:
-            if new_gen is not None:  # the commit failed (say the disk filled): nothing points at it
-                vectors.vector_path(folder, slot_name, new_gen).unlink(missing_ok=True)
-            raise
-        if new_gen is not None:
-            vectors.remove_stale(folder, slot_name, new_gen)
-    else:
-        db.drop_staged()
+    except BaseException:
+        if new_gen is not None:  # the commit failed (say the disk filled): nothing points at it
+            vectors.vector_path(folder, slot_name, new_gen).unlink(missing_ok=True)
+        raise
+    if new_gen is not None:
+        vectors.remove_stale(folder, slot_name, new_gen)
+    facts.clear()
 
     # Phase 2: embed what the cache lacks, committing each batch; chunks the dense leg leaves to the
     # lexical one (embed/select.py) need no vector, unless another chunk shares their text.
@@ -409,14 +399,6 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                stats, opts.progress, publish, loader)
     stats.chunks = db.chunk_count()
     return stats
-
-
-def _staged_facts(db: IndexDB):
-    def known(path: str):
-        found, data = db.staged_facts(path)
-        return found, facts_from_json(data) if found else None
-
-    return known
 
 
 # A new vector file for the slot at most every PUBLISH_SECONDS while embedding: each one reads every

@@ -146,20 +146,3 @@ def analyze(lang: str, source: str) -> FileFacts | None:
     sites = reader.sites(root)
     imports, bases = IMPORT_READERS[lang](root, lang)
     return FileFacts(tuple(sites), tuple(dict.fromkeys(imports)), tuple(dict.fromkeys(bases)))
-
-
-def facts_to_json(facts: FileFacts | None) -> list | None:
-    """Plain lists, for the indexer's staging table (JSON, so reading it back runs no code)."""
-    if facts is None:
-        return None
-    return [[[s.line, s.name, s.receiver, s.rtype, s.local] for s in facts.sites],
-            [[i.alias, i.module, i.name] for i in facts.imports],
-            [[b.cls, b.line, b.base] for b in facts.bases]]
-
-
-def facts_from_json(data: list | None) -> FileFacts | None:
-    if data is None:
-        return None
-    sites, imports, bases = data
-    return FileFacts(tuple(Site(*s) for s in sites), tuple(Import(*i) for i in imports),
-                     tuple(Base(*b) for b in bases))

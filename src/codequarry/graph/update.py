@@ -21,6 +21,7 @@ chunks' call names alone; the next run re-reads it anyway.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -66,21 +67,23 @@ def update_graph(db: IndexDB, repo: Path, known_facts: Callable[[str], tuple[boo
         "LEFT JOIN graph_files g ON g.file_id = f.id WHERE g.file_id IS NULL"
     ).fetchall()
     touched: set[str] = set()
+    fresh: list[tuple] = []  # the new files' groups, resolved before they are ever stored
     for file_id, path, lang, fhash in pending:
-        touched |= _analyse_file(conn, Path(repo), file_id, path, lang, fhash, known_facts)
+        touched |= _analyse_file(conn, Path(repo), file_id, path, lang, fhash, known_facts, fresh)
     conn.executemany("INSERT OR IGNORE INTO graph_files VALUES (?)", [(p[0],) for p in pending])
-    groups = _groups_to_resolve(conn, touched)
-    if groups:
+    stored = _groups_to_resolve(conn, touched)
+    if stored or fresh:
         tables = load_tables(db, Path(repo))
-        _resolve_groups(conn, tables, groups)
+        _resolve_groups(conn, tables, stored, fresh)
     db.set_meta("repo_root", str(repo))
     db.set_meta("last_indexed", now())
-    return GraphUpdate(len(pending), len(groups), round(time.perf_counter() - started, 3))
+    return GraphUpdate(len(pending), len(stored) + len(fresh), round(time.perf_counter() - started, 3))
 
 
 def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, fhash: str,
-                  known_facts=None) -> set[str]:
-    """Store one file's call-site groups, imports and bases; return the names it defines or imports."""
+                  known_facts, groups_out: list[tuple]) -> set[str]:
+    """Store one file's imports and bases, add its call-site groups (chunk id, callee, receiver, receiver
+    type, local, line) to `groups_out`; return the names it defines or imports."""
     rows = conn.execute(
         "SELECT id, kind, name, line_start, line_end FROM chunks WHERE file_id = ? ORDER BY id", (file_id,)
     ).fetchall()
@@ -98,12 +101,8 @@ def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, f
     found, facts = known_facts(path) if known_facts is not None else (False, None)
     if not found:
         facts = _facts(repo / path, lang, fhash)
-    groups = _groups(rows, calls, facts)
-    conn.executemany(
-        "INSERT INTO call_targets (chunk_id, callee, receiver, rtype, local, line, target_id, status, "
-        "confidence, how) VALUES (?, ?, ?, ?, ?, ?, NULL, 'pending', 0, '')",
-        [(cid, name, recv, rtype, int(local), line) for (cid, name, recv), (line, rtype, local) in groups.items()],
-    )
+    groups_out.extend((cid, name, recv, rtype, int(local), line)
+                      for (cid, name, recv), (line, rtype, local) in _groups(rows, calls, facts).items())
     if facts is not None:
         conn.executemany("INSERT INTO imports VALUES (?, ?, ?, ?)",
                          [(file_id, i.alias, i.module, i.name) for i in facts.imports])
@@ -235,11 +234,13 @@ def load_tables(db: IndexDB, repo: Path) -> Tables:
     return Tables(list(defs.values()), imports, bases, ModuleMap(files, module))
 
 
-def _resolve_groups(conn, tables: Tables, rows: list[tuple]) -> None:
+def _resolve_groups(conn, tables: Tables, rows: list[tuple], fresh: list[tuple] = ()) -> None:
+    """Resolve stored groups `rows` (rowid first) and new ones `fresh` (no rowid); store the outcomes
+    in place of the stored rows."""
     resolver = Resolver(tables)
-    callers = _callers(conn, {r[1] for r in rows})
+    callers = _callers(conn, {r[1] for r in rows} | {g[0] for g in fresh})
     seen: dict[tuple, tuple] = {}
-    for rowid, cid, callee, receiver, rtype, local, line in rows:
+    for cid, callee, receiver, rtype, local, line in itertools.chain((r[1:] for r in rows), fresh):
         key = (cid, callee, receiver)
         have = seen.get(key)
         seen[key] = (cid, callee, receiver, rtype, local, min(line, have[5]) if have else line)

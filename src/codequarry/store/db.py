@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import functools
-import json
 import sqlite3
 import zlib
 from pathlib import Path
@@ -35,11 +34,6 @@ _CHUNK_COLS = (
 
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _fields(c: Chunk) -> list:
-    return [c.file, c.language, c.kind, c.name, c.qualname, c.line_start, c.line_end, c.code, c.signature,
-            c.doc, c.parent, list(c.calls)]
 
 
 class Placement(NamedTuple):
@@ -147,8 +141,6 @@ class IndexDB:
         return Transaction(self.conn)
 
     def close(self) -> None:
-        if self._staging is not None:  # only the run that staged owns the scratch file; readers leave it
-            self.drop_staged()
         self.conn.close()
 
     # -- meta -------------------------------------------------------------------------------
@@ -222,53 +214,6 @@ class IndexDB:
         self.conn.executemany("INSERT INTO calls VALUES (?, ?)",
                               [(cid, c) for cid, chunk in zip(ids, chunks) for c in chunk.calls])
         lexical.insert_rows(self.conn, zip(ids, lexical_rows))
-
-    # -- staging: parsed files wait in a scratch database until the run's final transaction ---
-    # A file of its own, deleted after each run, so the index never keeps the free pages.
-    _STAGING = "staging.db"
-    _staging: sqlite3.Connection | None = None
-
-    def clear_staged(self) -> None:
-        self.drop_staged()
-        self._staging = sqlite3.connect(self.folder / self._STAGING, isolation_level=None, check_same_thread=False)
-        self._staging.execute("PRAGMA journal_mode = OFF")
-        self._staging.execute("PRAGMA synchronous = OFF")
-        self._staging.execute(
-            "CREATE TABLE staged (path TEXT PRIMARY KEY, language TEXT, size INTEGER NOT NULL, "
-            "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, chunks TEXT NOT NULL, facts TEXT)"
-        )
-
-    def stage(self, files: list[tuple]) -> None:
-        """Parsed files: (path, language, size, mtime_ns, hash, chunks, text hashes, lexical rows, facts),
-        facts being whatever JSON-able value the caller keeps for the call graph."""
-        self._staging.executemany(
-            "INSERT OR REPLACE INTO staged VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(path, lang, size, mtime, h,
-              json.dumps([[*_fields(c), th, lex] for c, th, lex in zip(chunks, ths, lexical_rows)]), json.dumps(facts))
-             for path, lang, size, mtime, h, chunks, ths, lexical_rows, facts in files],
-        )
-
-    def staged(self) -> Iterator[tuple[str, str | None, int, int, str, list[Chunk], list[str], list[tuple]]]:
-        """Staged files one at a time, so memory holds one file's chunks, not the tree's."""
-        for path, lang, size, mtime, h, blob in self._staging.execute(
-            "SELECT path, language, size, mtime_ns, hash, chunks FROM staged ORDER BY path"
-        ):
-            rows = json.loads(blob)
-            chunks = [Chunk(*r[:11], calls=tuple(r[11])) for r in rows]
-            yield path, lang, size, mtime, h, chunks, [r[12] for r in rows], [tuple(r[13]) for r in rows]
-
-    def staged_facts(self, path: str) -> tuple[bool, object]:
-        """(found, the facts staged with `path`) — not found once the staging is gone."""
-        if self._staging is None:
-            return False, None
-        row = self._staging.execute("SELECT facts FROM staged WHERE path = ?", (path,)).fetchone()
-        return (False, None) if row is None else (True, json.loads(row[0]))
-
-    def drop_staged(self) -> None:
-        if self._staging is not None:
-            self._staging.close()
-            self._staging = None
-        (self.folder / self._STAGING).unlink(missing_ok=True)
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
