@@ -14,11 +14,17 @@ chunk embedded):
   the rest of their windows are lexical-only;
 * E `noprose`: no vector for prose (`rules.is_doc`: Markdown/reST/text, README-like files) nor
   for vendored code (`rules.is_vendor_path`). Generated files never reach the index
-  (chunk/skips.py), so there is nothing more to skip for them.
+  (chunk/skips.py), so there is nothing more to skip for them;
+* by path (search/rules.py, the rules that already down-weight these files at query time):
+  T `notests` no vector for test code (`is_test_path`), X `noexamples` for example, demo,
+  benchmark and docs-folder code (`is_example_path`), S `noshims` for declaration files and
+  compatibility shims (`is_declaration_path`, `is_shim_path`).
 
 Every combination of B, C, D, E is scored as well (16 variants with the baseline), plus D's two
 halves alone — W (windows 2..n of a definition split into windows) and P (pieces of a long
-container after its skeleton) — and E+P, B+E+P.
+container after its skeleton) — and E+P, B+E+P; the path rules alone and on top of E+P (T, X,
+S, E+P+T, E+P+X, E+P+S, E+P+X+S, E+P+T+X, E+P+T+X+S). Options that only leave chunks out need no
+new vectors: their slots are subsets of the baseline's.
 
 How, without re-implementing search: the dev repositories' `minilm` indexes built by
 bench/semble_compare.py (~/.cache/codequarry/semble_compare/<repo>-minilm) are copied — never
@@ -41,6 +47,7 @@ paired-bootstrap 95% interval. The issue's rule: keep only what loses <= 0.005 n
 
     QUARRY_REPOS_DIR=/work/repos .venv/bin/python bench/embed_less.py            # vectors, eval, timing
     ... --phase vectors | eval | timing                                            # one phase
+    ... --phase eval --variants T,X,E+P+T                  # only these variants (and the baseline A)
 Writes bench/out/embed_less.json. Never reads a fixture's test half.
 """
 
@@ -65,7 +72,9 @@ import semble_compare as sc  # noqa: E402  (its fixture loading and scoring, so 
 
 RULE = 0.005  # the issue's tolerance on nDCG@10
 OPTIONS = ("B", "C", "D", "E")
-LABELS = {"B": "int8", "C": "seq128", "D": "nowin", "E": "noprose", "W": "nowin-split", "P": "nowin-pieces"}
+LABELS = {"B": "int8", "C": "seq128", "D": "nowin", "E": "noprose", "W": "nowin-split", "P": "nowin-pieces",
+          "T": "notests", "X": "noexamples", "S": "noshims"}
+SKIPS = ("D", "E", "W", "P", "T", "X", "S")  # the options that leave chunks out (see skip_masks)
 # Vector sets: (ONNX variant, max tokens) → the model name its slot records.
 ENCODINGS = {("fp32", 256): "minilm", ("int8", 256): "minilm-int8", ("fp32", 128): "minilm-seq128",
              ("int8", 128): "minilm-int8-seq128"}
@@ -100,6 +109,22 @@ class Variant:
 VARIANTS = [Variant(tuple(c)) for n in range(len(OPTIONS) + 1) for c in itertools.combinations(OPTIONS, n)]
 # D's two halves alone (see window_kinds), to see which one costs what D costs.
 VARIANTS += [Variant(("W",)), Variant(("P",)), Variant(("E", "P")), Variant(("B", "E", "P"))]
+# The path rules, alone and on top of what the product leaves out already (E+P).
+VARIANTS += [Variant(tuple(n.split("+"))) for n in ("T", "X", "S", "E+P+T", "E+P+X", "E+P+S",
+                                                   "E+P+X+S", "E+P+T+X", "E+P+T+X+S")]
+
+
+def select_variants(spec: str | None) -> list[Variant]:
+    """The variants named in `spec` (comma-separated names, say "T,E+P+T"), always with the baseline
+    A first (every variant is paired against it); all of them when `spec` is empty."""
+    if not spec:
+        return list(VARIANTS)
+    by_name = {v.name: v for v in VARIANTS}
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return [by_name["A"]] + [by_name[n] for n in dict.fromkeys(names) if n != "A"]
 
 
 def log(msg: str) -> None:
@@ -255,9 +280,24 @@ def skip_prose(chunks) -> np.ndarray:
     return np.array([is_doc(c) or is_vendor_path(c.file) for c in chunks], bool)
 
 
+def skip_paths(chunks) -> dict[str, np.ndarray]:
+    """Rules T, X, S: test code, example code, declaration files and shims, by path."""
+    from codequarry.search.rules import is_declaration_path, is_example_path, is_shim_path, is_test_path
+
+    return {"T": np.array([is_test_path(c.file) for c in chunks], bool),
+            "X": np.array([is_example_path(c.file) for c in chunks], bool),
+            "S": np.array([is_declaration_path(c.file) or is_shim_path(c.file) for c in chunks], bool)}
+
+
+def skip_masks(chunks) -> dict[str, np.ndarray]:
+    """Every leave-out option's chunks (True: no vector), by option letter."""
+    split, pieces = window_kinds(chunks)
+    return {"D": split | pieces, "E": skip_prose(chunks), "W": split, "P": pieces, **skip_paths(chunks)}
+
+
 def kept(variant: Variant, masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     keep = np.ones(n, bool)
-    for o in ("D", "E", "W", "P"):
+    for o in SKIPS:
         if o in variant.options:
             keep &= ~masks[o]
     return keep
@@ -342,14 +382,14 @@ def publish_slot(folder: Path, slot: str, model: str, ids: np.ndarray, vecs: np.
         db.close()
 
 
-def build_slots(repo: str, folder: Path, work: Path) -> dict:
+def build_slots(repo: str, folder: Path, work: Path, variants: list[Variant]) -> dict:
     ids, chunks, hashes, _ = chunk_table(folder)
-    split, pieces = window_kinds(chunks)
-    masks = {"D": split | pieces, "E": skip_prose(chunks), "W": split, "P": pieces}
+    masks = skip_masks(chunks)
     sets = {"minilm": None}
     out = {"chunks": len(ids), "skip_D": int(masks["D"].sum()), "skip_E": int(masks["E"].sum()),
-           "skip_D_split": int(split.sum()), "skip_D_pieces": int(pieces.sum()),
-           "skip_DE": int((masks["D"] | masks["E"]).sum()), "variants": {}}
+           "skip_D_split": int(masks["W"].sum()), "skip_D_pieces": int(masks["P"].sum()),
+           "skip_DE": int((masks["D"] | masks["E"]).sum()),
+           **{f"skip_{o}": int(masks[o].sum()) for o in ("T", "X", "S")}, "variants": {}}
     from codequarry.store.db import IndexDB
 
     db = IndexDB(folder, readonly=True)
@@ -358,7 +398,7 @@ def build_slots(repo: str, folder: Path, work: Path) -> dict:
     finally:
         db.close()
     assert base_ids.tolist() == ids
-    for v in VARIANTS:
+    for v in variants:
         if v.model not in sets:
             sets[v.model] = load_vectors(work, repo, v.model)
         vec = base_vecs if v.model == "minilm" else np.stack([sets[v.model][h] for h in hashes])
@@ -369,13 +409,13 @@ def build_slots(repo: str, folder: Path, work: Path) -> dict:
     return out
 
 
-def evaluate(repo: sc.Repo, folder: Path, k: int) -> list[dict]:
+def evaluate(repo: sc.Repo, folder: Path, k: int, variants: list[Variant]) -> list[dict]:
     """Every query through every variant's slot, hybrid: semble_compare's per-query scores."""
     from codequarry.search.searcher import Searcher
     from codequarry.store.db import IndexDB
 
     rows = {q.id: {"id": q.id, "repo": repo.name, "category": q.category, "scores": {}} for q in repo.queries}
-    for v in VARIANTS:
+    for v in variants:
         s = Searcher(IndexDB(folder), v.slot, encoder(v.encoding))
         try:
             for q in repo.queries:
@@ -400,14 +440,14 @@ def paired(rows: list[dict], name: str, metric: str, rng: np.random.Generator) -
             "better": int((d > 1e-9).sum()), "worse": int((d < -1e-9).sum())}
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], variants: list[Variant]) -> dict:
     out: dict = {}
     groups = {"all": rows}
     for r in rows:
         groups.setdefault(f"category:{r['category']}", []).append(r)
     for g, rs in groups.items():
         out[g] = {}
-        for v in VARIANTS:
+        for v in variants:
             rng = np.random.default_rng(0)
             out[g][v.name] = {m: paired(rs, v.name, m, rng) for m in sc.METRICS}
     # The fixture harness's own aggregation (eval/multi.py) is macro over repositories.
@@ -415,7 +455,7 @@ def summarise(rows: list[dict]) -> dict:
     for r in rows:
         per_repo.setdefault(r["repo"], []).append(r)
     out["macro_repos"] = {v.name: sum(sc.mean(x["scores"][v.name]["ndcg@10"] for x in rs) for rs in per_repo.values())
-                          / len(per_repo) for v in VARIANTS}
+                          / len(per_repo) for v in variants}
     return out
 
 
@@ -428,8 +468,7 @@ def timing(repos: list[str], work: Path, sample: int, rounds: int, names: list[s
     for repo in repos:
         folder = work / "index" / repo
         _, chunks, hashes, texts = chunk_table(folder)
-        split, pieces = window_kinds(chunks)
-        masks = {"D": split | pieces, "E": skip_prose(chunks), "W": split, "P": pieces}
+        masks = skip_masks(chunks)
         first: dict[str, int] = {}
         for i, h in enumerate(hashes):
             first.setdefault(h, i)
@@ -466,20 +505,21 @@ def timing(repos: list[str], work: Path, sample: int, rounds: int, names: list[s
 
 # --------------------------------------------------------------------------- the run
 
-def table(summary: dict, slots: dict, tim: dict | None) -> str:
-    chunks = {v.name: sum(s["variants"][v.name]["chunks_embedded"] for s in slots.values()) for v in VARIANTS}
+def table(summary: dict, slots: dict, tim: dict | None, variants: list[Variant]) -> str:
+    chunks = {v.name: sum(s["variants"][v.name]["chunks_embedded"] for s in slots.values()) for v in variants}
     total = sum(s["chunks"] for s in slots.values())
     a = summary["all"]
-    lines = [f"{'variant':38} {'chunks':>7} {'emb s':>7} {'txt/s':>6} {'nDCG@10':>8} {'Δ':>7} {'95% CI':>17} "
+    w = max([38] + [len(v.name + ' ' + v.label) for v in variants])
+    lines = [f"{'variant':{w}} {'chunks':>7} {'emb s':>7} {'txt/s':>6} {'nDCG@10':>8} {'Δ':>7} {'95% CI':>17} "
              f"{'R@1':>6} {'Δ':>7} {'R@5':>6} {'Δ':>7} {'Δrepo':>7} rule"]
     base_macro = summary["macro_repos"]["A"]
-    for v in VARIANTS:
+    for v in variants:
         m = a[v.name]
         t = (tim or {}).get("variants", {}).get(v.name)
         nd = m["ndcg@10"]
         ok = nd["delta"] >= -RULE
         lines.append(
-            f"{v.name + ' ' + v.label:38} {chunks[v.name]:>7} "
+            f"{v.name + ' ' + v.label:{w}} {chunks[v.name]:>7} "
             f"{(t['est_dev_seconds'] if t else float('nan')):>7.0f} {(t['texts_per_s'] if t else float('nan')):>6.1f} "
             f"{nd['mean']:>8.4f} {nd['delta']:>+7.4f} [{nd['ci95'][0]:+.3f},{nd['ci95'][1]:+.3f}] "
             f"{m['def_r@1']['mean']:>6.3f} {m['def_r@1']['delta']:>+7.3f} "
@@ -490,7 +530,7 @@ def table(summary: dict, slots: dict, tim: dict | None) -> str:
     cats = sorted(g for g in summary if g.startswith("category:"))
     lines.append("\nper category, nDCG@10 Δ vs baseline (n): " + ", ".join(
         f"{c.split(':', 1)[1]} ({summary[c]['A']['ndcg@10']['n']})" for c in cats))
-    for v in VARIANTS[1:]:
+    for v in variants[1:]:
         lines.append(f"  {v.name:12} " + " ".join(f"{summary[c][v.name]['ndcg@10']['delta']:+.4f}" for c in cats))
     return "\n".join(lines)
 
@@ -507,8 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--time", default="A,B,C,D,E,P,E+P,B+E+P,B+C,D+E,B+D+E,B+C+D+E",
                     help="variants to time")
+    ap.add_argument("--variants", default=None,
+                    help="evaluate only these variants, comma-separated (the baseline A always); default all")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "embed_less.json")
     args = ap.parse_args(argv)
+    variants = select_variants(args.variants)
 
     from codequarry.eval.cache import cache_dir
 
@@ -535,17 +578,18 @@ def main(argv: list[str] | None = None) -> int:
         slots, rows = {}, []
         for r in repos:
             folder = working_copy(cache, work, r.name)
-            log(f"{r.name}: slots and {len(r.queries)} queries × {len(VARIANTS)} variants")
-            slots[r.name] = build_slots(r.name, folder, work)
-            rows += evaluate(r, folder, args.k)
-        out["slots"], out["summary"], out["queries"] = slots, summarise(rows), rows
-        out["queries_n"] = len(rows)
+            log(f"{r.name}: slots and {len(r.queries)} queries × {len(variants)} variants")
+            slots[r.name] = build_slots(r.name, folder, work, variants)
+            rows += evaluate(r, folder, args.k, variants)
+        out["slots"], out["summary"], out["queries"] = slots, summarise(rows, variants), rows
+        out["queries_n"], out["variants"] = len(rows), [v.name for v in variants]
     if args.phase in ("all", "timing"):
         out["load"]["timing_before"] = sc._uptime()
         out["timing"] = timing([r.name for r in repos], work, args.sample, args.rounds, args.time.split(","))
         out["load"]["timing_after"] = sc._uptime()
     if "summary" in out and "slots" in out:
-        print(table(out["summary"], out["slots"], out.get("timing")))
+        shown = [v for v in VARIANTS if v.name in out["summary"]["all"]]  # what the eval that wrote it ran
+        print(table(out["summary"], out["slots"], out.get("timing"), shown))
     print(f"load: {out['load']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
