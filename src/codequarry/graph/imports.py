@@ -143,7 +143,8 @@ _JAVA_TYPES = frozenset({"class_declaration", "interface_declaration", "enum_dec
 def java(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
     imports: list[Import] = []
     bases: list[Base] = []
-    for node in _walk(root, frozenset({"import_declaration", "package_declaration"}) | _JAVA_TYPES, lang):
+    # Every import and type declaration, nested types too, in reading order.
+    for node in nodes_of(lang, root, frozenset({"import_declaration", "package_declaration"}) | _JAVA_TYPES):
         if node.type == "package_declaration":  # kept for same-package lookups across source roots
             path = next((text(c) for c in node.named_children if c.type in ("scoped_identifier", "identifier")), "")
             imports.append(Import("<package>", path, ""))
@@ -172,10 +173,6 @@ def java(root: Node, lang: str) -> tuple[list[Import], list[Base]]:
             base = _strip(text(t))
             if base and name is not None:
                 bases.append(Base(text(name), _line(name), base))
-        body = node.child_by_field_name("body")
-        if body is not None:
-            _, sub = java(body, lang)
-            bases.extend(sub)
     return imports, bases
 
 
