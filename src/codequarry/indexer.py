@@ -351,12 +351,15 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                 dim = encoder.dim
             else:  # a run with nothing new to embed (say files were only removed) needs no model
                 dim = slot_info["dim"]
-            publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"])
+            for file_id, size, mtime in scan.touched:
+                db.touch_file(file_id, size, mtime)
+            for file_id in removed:
+                db.delete_file(file_id)
+            # The chunks are final from here on: which of them get no vector is decided once per run.
+            placed = db.placements()
+            publish = _Publisher(db, slot_name, model_name, dim, slot_info["truncate_dim"],
+                                 frozenset(lexical_only(placed)))
             if changed or slot_stale or scan.touched or rechunk_all:
-                for file_id, size, mtime in scan.touched:
-                    db.touch_file(file_id, size, mtime)
-                for file_id in removed:
-                    db.delete_file(file_id)
                 # Call edges of the new chunks (from the facts the scan found), and of callers whose
                 # targets changed.
                 update_graph(db, repo, lambda path: (path in facts, facts.get(path)))
@@ -381,8 +384,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
 
     # Phase 2: embed what the cache lacks, committing each batch; chunks the dense leg leaves to the
     # lexical one (embed/select.py) need no vector, unless another chunk shares their text.
-    placed = db.placements()
-    skip = lexical_only(placed)
+    skip = publish.skip
     needed = {p.text_hash for i, p in placed if i not in skip}
     missing = [(cid, h) for cid, h in db.unembedded(model_name) if h in needed]
     if slot_stale or unfinished:
@@ -440,13 +442,13 @@ class _Publisher:
     model: str
     dim: int
     truncate_dim: int | None
+    skip: frozenset[int]  # chunks left to the lexical leg (embed/select.py)
 
     def __call__(self, complete: bool) -> int:
         """Inside the caller's transaction; the new generation. Not `complete`: chunks without a
         cached vector are left out and the slot records how many it covers; complete: every chunk
         must have one (DamagedEmbeddings names those that do not)."""
-        db = self.db
-        skip = lexical_only(db.placements())
+        db, skip = self.db, self.skip
         ids, vecs = db.slot_vectors(self.model, self.dim, partial=not complete, without=skip)
         vecs = truncate(vecs, self.truncate_dim)
         current = db.slot(self.slot)
