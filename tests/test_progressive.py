@@ -307,3 +307,24 @@ def test_a_run_with_nothing_to_parse_or_embed_never_loads_the_model(sample_repo,
     assert loads == []
     (sample_repo / "store.py").write_text((sample_repo / "store.py").read_text() + "\n\ndef more():\n    return 2\n")
     assert index_repository(sample_repo).embedded >= 1 and len(loads) == 1
+
+
+def test_a_first_lexical_phase_writes_no_vector_file_and_loads_neither_numpy_nor_faiss(sample_repo):
+    # What the first search waits for: the lexical phase alone, in a process of its own.
+    code = ("import sys\nfrom codequarry.indexer import index_repository\n"
+            "s = index_repository(sys.argv[1], model='hash', background=True, spawn=False)\n"
+            "print(s.pending, 'numpy' in sys.modules, 'faiss' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(sample_repo)], capture_output=True, text=True, check=True)
+    pending, numpy_loaded, faiss_loaded = out.stdout.split()
+    assert int(pending) > 0 and (numpy_loaded, faiss_loaded) == ("False", "False")
+    assert not list((sample_repo / ".quarry").glob("*.faiss"))
+    s = Searcher.open(sample_repo)
+    total = s.db.chunk_count()
+    top = s.search("retry failed uploads", k=3)[0]  # hybrid, the default: lexical until vectors exist
+    assert (s.coverage(), top.chunk.name, set(top.sources)) == ((0, total), "retry_failed_uploads", {"lexical"})
+    s.close()
+    # The next run embeds and publishes the slot's first vector file.
+    assert index_repository(sample_repo).embedded == int(pending)
+    done = Searcher.open(sample_repo)
+    assert done.slot["generation"] == 1 and done.coverage() == (total, total)
+    assert "dense" in done.search("retry failed uploads", k=1)[0].sources

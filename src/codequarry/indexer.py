@@ -444,14 +444,20 @@ class _Publisher:
     truncate_dim: int | None
     skip: frozenset[int]  # chunks left to the lexical leg (embed/select.py)
 
-    def __call__(self, complete: bool) -> int:
+    def __call__(self, complete: bool) -> int | None:
         """Inside the caller's transaction; the new generation. Not `complete`: chunks without a
         cached vector are left out and the slot records how many it covers; complete: every chunk
-        must have one (DamagedEmbeddings names those that do not)."""
+        must have one (DamagedEmbeddings names those that do not). None: a slot with no vector file
+        yet and no cached vector to put in one (a first run's lexical phase) records its model and
+        width with no file, and search answers lexically meanwhile without loading numpy or faiss."""
         db, skip = self.db, self.skip
+        current = db.slot(self.slot)
+        if not complete and (current is None or not current["generation"]) and not db.has_vectors(self.model):
+            db.update_slot(self.slot, model=self.model, dim=self.dim, generation=0,
+                           chunks_generation=db.chunks_generation, embedded=0)
+            return None
         ids, vecs = db.slot_vectors(self.model, self.dim, partial=not complete, without=skip)
         vecs = truncate(vecs, self.truncate_dim)
-        current = db.slot(self.slot)
         gen = vectors.next_generation(db.folder, self.slot, current["generation"] if current else 0)
         width = vecs.shape[1] if len(vecs) else (self.truncate_dim or self.dim)
         path = vectors.vector_path(db.folder, self.slot, gen)
@@ -476,4 +482,5 @@ class _Publisher:
             if gen is not None:  # the commit failed (say the disk filled): nothing points at it
                 vectors.vector_path(self.db.folder, self.slot, gen).unlink(missing_ok=True)
             raise
-        vectors.remove_stale(self.db.folder, self.slot, gen)
+        if gen is not None:
+            vectors.remove_stale(self.db.folder, self.slot, gen)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Callable, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from codequarry.embed.presets import Preset, resolve_model
+
+# numpy is imported where it is used: the lexical phase of `quarry index` never needs it.
+if TYPE_CHECKING:
+    import numpy as np
 
 Progress = Callable[[int], None]
 
@@ -25,6 +27,8 @@ class Encoder(Protocol):
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -56,12 +60,16 @@ class HashingEncoder:
     def _one(self, text: str) -> np.ndarray:
         import zlib
 
+        import numpy as np
+
         v = np.zeros(self.dim, dtype=np.float32)
         for w in _WORD.findall(text.lower()):
             v[zlib.crc32(w.encode()) % self.dim] += 1.0
         return v
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         return normalize(np.stack([self._one(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
 
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:

@@ -39,7 +39,7 @@ class Searcher:
             if names == "none":  # a first index run that failed leaves no slot
                 raise IndexMissingError("the index has no vectors yet; run 'quarry index'")
             raise UserInputError(f"no slot named '{slot}' (slots: {names})")
-        if info["generation"] == 0:
+        if info["generation"] == 0 and info["embedded"] != 0:  # embedded 0: bound, its vectors on their way
             raise UserInputError(f"slot '{slot}' is empty; run 'quarry index --slot {slot}'")
         self.slot = info
         self._encoder = encoder

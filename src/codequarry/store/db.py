@@ -12,9 +12,7 @@ import functools
 import sqlite3
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
 from codequarry.domain import Chunk
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, IndexMissingError, QuarryError, StorageError,
@@ -22,6 +20,10 @@ from codequarry.errors import (CorruptIndexError, IndexMismatchError, IndexMissi
 from codequarry.locate import DB_NAME
 from codequarry.search import lexical
 from codequarry.store.migrations import MIGRATIONS
+
+# numpy is imported where it is used: the lexical phase of `quarry index` never needs it.
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT = "codequarry-index"
 DEFAULT_SLOT = "default"
@@ -243,6 +245,8 @@ class IndexDB:
 
     def filter_ids(self, *, langs=(), kinds=(), path_glob: str | None = None) -> np.ndarray | None:
         """Ids of chunks passing the filters, or None when there are no filters."""
+        import numpy as np
+
         where, args = [], []
         if langs:
             where.append(f"c.language IN ({','.join('?' * len(langs))})")
@@ -279,6 +283,8 @@ class IndexDB:
         return wanted - have
 
     def put_embeddings(self, model: str, text_hashes: list[str], vectors: np.ndarray) -> None:
+        import numpy as np
+
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self.transaction():
             self.conn.executemany(
@@ -292,6 +298,8 @@ class IndexDB:
         leg); raises DamagedEmbeddings naming the text hashes whose cached vector is missing or fails
         its crc or length, so none is left out. `partial` (a progressive run, still embedding):
         leave those chunks out instead."""
+        import numpy as np
+
         rows = [r for r in self.conn.execute(
             "SELECT c.id, e.vector, e.crc, c.text_hash FROM chunks c "
             "LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id",
@@ -307,6 +315,12 @@ class IndexDB:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vecs
+
+    def has_vectors(self, model: str) -> bool:
+        """Whether any chunk's text has a cached vector under `model`."""
+        return self.conn.execute(
+            "SELECT 1 FROM chunks c JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash LIMIT 1", (model,)
+        ).fetchone() is not None
 
     def delete_embeddings(self, model: str, text_hashes: Iterable[str]) -> None:
         with self.transaction():

@@ -12,14 +12,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from codequarry.errors import CorruptIndexError
 
-# faiss is imported where it is used: a search that runs before any vector is embedded (the first
-# one after `quarry index --background`) never needs it, and importing it costs ~30 ms.
+# numpy and faiss are imported where they are used: the lexical phase of `quarry index` and a search
+# that runs before any vector is embedded never need them, and importing them costs ~90 ms.
 if TYPE_CHECKING:
     import faiss
+    import numpy as np
 
 
 def vector_path(folder: Path, slot: str, generation: int) -> Path:
@@ -28,6 +27,7 @@ def vector_path(folder: Path, slot: str, generation: int) -> Path:
 
 def build(ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
     import faiss
+    import numpy as np
 
     # Exact inner product: at repository scale (≤ ~100k chunks) a flat scan takes
     # milliseconds, and approximate indexes would cost recall for nothing.
@@ -70,6 +70,8 @@ def _fix(slot: str | None) -> str:
 
 def damage(path: Path, expected: str | None) -> str | None:
     """Why the vector file at `path` cannot be trusted (missing, unreadable, checksum mismatch), or None."""
+    import numpy as np
+
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -90,6 +92,8 @@ def damage(path: Path, expected: str | None) -> str | None:
 def read(path: Path, expected: str | None = None, *, slot: str | None = None) -> faiss.Index:
     """Load a slot's vectors, checked against the checksum stored with the slot (when it has one)."""
     import faiss
+    import numpy as np
+
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)  # one copy in memory, hashed and parsed in place
@@ -127,6 +131,8 @@ def remove_stale(folder: Path, slot: str, keep_generation: int) -> None:
 def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
     """Top-k (scores, ids) per query; `allowed` restricts to those chunk ids (filters)."""
     import faiss
+    import numpy as np
+
     k = max(1, min(k, index.ntotal))
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if allowed is None:
