@@ -49,8 +49,10 @@ def load() -> float:
 
 def _quarry(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "QUARRY_NO_SERVER": "1"}
-    return subprocess.run([sys.executable, "-m", "codequarry.cli", *args], env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-m", "codequarry.cli", *args], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"quarry {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done
 
 
 def _target(index: Path) -> str | None:

@@ -65,3 +65,24 @@ def test_an_unreachable_hub_is_one_error_at_once_not_a_minute_of_retries(monkeyp
         assert hub_unreachable("someone/not-cached-model") is None
     finally:
         closed.close()
+
+
+@pytest.mark.model
+def test_a_rechunk_that_needs_no_vector_exits_cleanly_while_the_model_loads(sample_repo):
+    # Every file is parsed again (a new chunker), so the model starts loading beside the parse; no
+    # text changed, so nothing is embedded and the run ends while the load may still be in flight.
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    index_repository(sample_repo, model="minilm")
+    for _ in range(3):  # the race is lost often, not always
+        conn = sqlite3.connect(sample_repo / ".quarry" / "index.db")
+        with conn:
+            conn.execute("UPDATE meta SET value = 'old' WHERE key = 'chunker_version'")
+        conn.close()
+        done = subprocess.run([sys.executable, "-m", "codequarry.cli", "index", str(sample_repo), "--json"],
+                              capture_output=True, text=True, env={**os.environ, "QUARRY_NO_SERVER": "1"})
+        assert done.returncode == 0, done.stderr
+        assert '"embedded": 0' in done.stdout

@@ -259,7 +259,10 @@ class _Loader:
 
     def start(self) -> None:
         if self.encoder is None and self.thread is None:
-            self.thread = threading.Thread(target=self._load, args=(self.load,), name="quarry-load", daemon=True)
+            # Not a daemon: a run that turns out to need no vector (a re-chunk that changed no text) must
+            # not exit while the model is still loading — ONNX Runtime aborts the process (SIGABRT) when
+            # the interpreter shuts down under a thread inside its initialisation. Exit waits for it.
+            self.thread = threading.Thread(target=self._load, args=(self.load,), name="quarry-load")
             self.thread.start()
 
     def _load(self, load) -> None:
