@@ -111,3 +111,15 @@ def org_store(tmp_path_factory) -> dict:
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     return {"root": root, "store": store, "chunks": {r["name"]: r["chunks"] for r in stats["repos"]}}
+
+
+def load_bench(name: str):
+    """A script under bench/ as a module (`load_bench("semble_compare")`), registered in sys.modules
+    under its name: dataclasses look their module up while the class is built."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_bench
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("embed_less", ROOT / "bench" / "embed_less.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["embed_less"] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-el = _load()
+el = load_bench("embed_less")
 
 
 def chunk(file: str, qualname: str = "f", parent: str | None = None, line: int = 1, language: str = "python"):

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import load_bench
+
 pytest.importorskip("semble")
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("semble_compare", ROOT / "bench" / "semble_compare.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["semble_compare"] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sc = _load()
+sc = load_bench("semble_compare")
 
 SOURCE = '''\
 import os
