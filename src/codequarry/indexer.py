@@ -304,7 +304,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
         or db.get_meta("text_format", text_format) != text_format
     )
     known = db.files()
-    (folder / "staging.db").unlink(missing_ok=True)  # a scratch file versions before 2026-12-03 left behind
+    (folder / "staging.db").unlink(missing_ok=True)  # the staging scratch file of earlier versions, if one was left
     scan = ScanReport()
     loader = _Loader(opts.encoder, lambda: _load_encoder(model_name, slot_info, explicit))
     # A detached embedder will load the model anyway: when the slot's width is known without it
@@ -383,7 +383,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
         raise
     if new_gen is not None:
         vectors.remove_stale(folder, slot_name, new_gen)
-    facts.clear()
+    facts.clear()  # the graph has them now; embedding may run for a long time
 
     # Phase 2: embed what the cache lacks, committing each batch; chunks the dense leg leaves to the
     # lexical one (embed/select.py) need no vector, unless another chunk shares their text.
