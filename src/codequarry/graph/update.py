@@ -234,7 +234,7 @@ def load_tables(db: IndexDB, repo: Path) -> Tables:
     return Tables(list(defs.values()), imports, bases, ModuleMap(files, module))
 
 
-def _resolve_groups(conn, tables: Tables, rows: list[tuple], fresh: list[tuple] = ()) -> None:
+def _resolve_groups(conn, tables: Tables, rows: list[tuple], fresh: list[tuple]) -> None:
     """Resolve stored groups `rows` (rowid first) and new ones `fresh` (no rowid); store the outcomes
     in place of the stored rows."""
     resolver = Resolver(tables)
