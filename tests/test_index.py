@@ -378,3 +378,19 @@ def test_a_search_reads_one_commit_while_an_index_run_commits_another(sample_rep
     assert [(r.chunk.file, r.chunk.qualname) for r in s.search("retry failed uploads", k=3)] == before
     assert ran and ran[0].chunks_new > 0
     s.close()
+
+
+def test_the_index_id_is_made_with_the_index_so_a_server_never_waits_for_a_running_index(tmp_path):
+    # A first `quarry index` holds the write lock for its whole lexical phase; a server starting
+    # meanwhile reads the index's id and must not need that lock to make one.
+    IndexDB(tmp_path / "idx", create=True).close()
+    holder = sqlite3.connect(tmp_path / "idx" / "index.db", timeout=0, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reader = IndexDB(tmp_path / "idx")
+        reader.conn.execute("PRAGMA busy_timeout = 0")
+        assert len(reader.index_id()) == 32
+        reader.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

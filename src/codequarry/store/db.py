@@ -122,9 +122,14 @@ class IndexDB:
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
         if not tables:
+            import secrets
+
             with self.transaction():
                 self.set_meta("format", FORMAT)
                 self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
+                # Made with the index, so a server started while the first run holds the write lock
+                # (its whole lexical phase) never has to wait for it.
+                self.set_meta("index_id", secrets.token_hex(16))
         if self.get_meta("format") != FORMAT:
             raise IndexMismatchError(f"{self.path} is not a codequarry index")
         if not readonly and self.get_meta("lexical_version") != lexical.LEXICAL_VERSION:
@@ -157,8 +162,9 @@ class IndexDB:
         )
 
     def index_id(self) -> str:
-        """A random id for this index, made on first use and kept for its life: a warm server
-        reports it so a client can tell its own index from a copy's (which shares the id but not the path)."""
+        """A random id for this index, made with it (or on first use, for an index older than that) and
+        kept for its life: a warm server reports it so a client can tell its own index from a copy's
+        (which shares the id but not the path)."""
         found = self.get_meta("index_id")
         if found is None:
             import secrets
