@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -239,16 +240,30 @@ def test_server_replaces_an_untrusted_file_and_refuses_a_verified_one(with_id):
         srv.warm.close()
 
 
-def test_index_id_is_made_once_and_kept(indexed):
+def test_index_id_is_made_with_the_index_and_kept(indexed):
     folder = indexed / ".quarry"
-    assert index_identity(folder)[0] is None  # an index no server has seen yet has none
+    made, real = index_identity(folder)
+    assert len(made) == 32 and real == os.path.realpath(folder)  # there before any server starts
+    first = IndexDB(folder)
+    assert first.index_id() == made
+    first.close()
+    again = IndexDB(folder)
+    assert again.index_id() == made and index_identity(folder) == (made, real)
+    again.close()
+
+
+def test_an_index_older_than_its_id_gets_one_on_first_use_and_keeps_it(indexed):
+    folder = indexed / ".quarry"
+    conn = sqlite3.connect(folder / "index.db")
+    with conn:
+        conn.execute("DELETE FROM meta WHERE key = 'index_id'")
+    conn.close()
+    assert index_identity(folder)[0] is None
     first = IndexDB(folder)
     made = first.index_id()
     assert len(made) == 32 and first.index_id() == made
     first.close()
-    again = IndexDB(folder)
-    assert again.index_id() == made and index_identity(folder) == (made, os.path.realpath(folder))
-    again.close()
+    assert index_identity(folder)[0] == made
 
 
 def test_both_kernel_views_agree_and_give_the_same_verdicts(server, indexed, fake, monkeypatch):
