@@ -16,8 +16,7 @@ from codequarry.store.db import IndexDB
 def test_full_then_noop_then_one_file_edit(sample_repo):
     first = index_repository(sample_repo, model="hash")
     assert first.files_parsed == 5 and first.files_unchanged == 0
-    # The README's sections are left to the lexical leg (embed/select.py); everything else is embedded.
-    assert first.chunks > 8 and first.lexical_only == 2 and first.embedded == first.chunks_new - 2
+    assert first.chunks > 8 and first.lexical_only == 0 and first.embedded == first.chunks_new
     assert (sample_repo / ".quarry" / "index.db").exists()
 
     again = index_repository(sample_repo, model="hash")

@@ -24,7 +24,7 @@ from pathlib import Path
 from codequarry.chunk import CHUNKER_VERSION
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
 from codequarry.embed.presets import resolve_model
-from codequarry.embed.select import lexical_only
+from codequarry.embed.select import SELECT_VERSION, lexical_only
 from codequarry.embed.text import DEFAULT_TEXT_FORMAT, TEXT_FORMATS, chunk_text
 from codequarry.errors import (CorruptIndexError, IndexMismatchError, MissingExtraError, ModelUnavailableError,
                                UserInputError)
@@ -55,7 +55,7 @@ class IndexStats:
     chunks_new: int = 0
     embedded: int = 0
     reused: int = 0
-    # Chunks the dense leg leaves to the lexical one (prose, vendored code, container pieces;
+    # Chunks the dense leg leaves to the lexical one (pieces of long containers;
     # embed/select.py): searched, never embedded.
     lexical_only: int = 0
     seconds: float = 0.0
@@ -336,7 +336,8 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
             removed = [known[p][0] for p in known.keys() - scan.seen]
             changed = bool(stats.files_parsed or removed)
             slot_stale = (rebind or vectors_bad or opts.refill or force
-                          or slot_info["chunks_generation"] != db.chunks_generation)
+                          or slot_info["chunks_generation"] != db.chunks_generation
+                          or db.get_meta("select_version") != SELECT_VERSION)
             unfinished = slot_info.get("embedded") is not None  # a run stopped while embedding
             stats.files_unchanged = scan.unchanged
             stats.files_removed = len(removed)
@@ -370,6 +371,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
                 db.set_meta("chunks_generation", generation)
                 db.set_meta("chunker_version", CHUNKER_VERSION)
                 db.set_meta("text_format", text_format)
+                db.set_meta("select_version", SELECT_VERSION)
                 if changed or slot_stale:
                     # The slot's vectors for what the cache holds already (all of it after a small edit);
                     # the chunk ids of its previous file may name other chunks now.

@@ -78,6 +78,6 @@ def print_stats(stats, console: Console | None = None) -> None:
         f"  files: {s.files_seen} seen, {s.files_parsed} parsed, {s.files_unchanged} unchanged, "
         f"{s.files_removed} removed; skipped: {printable_line(skipped)}\n"
         f"  chunks: {s.chunks} in index, {s.chunks_new} new; embedded {s.embedded}, reused {s.reused}"
-        + (f"; {s.lexical_only} searched lexically only (prose, vendored, container pieces)" if s.lexical_only else "")
+        + (f"; {s.lexical_only} searched lexically only (pieces of long containers)" if s.lexical_only else "")
     )
     console.print(out)
