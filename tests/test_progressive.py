@@ -328,3 +328,17 @@ def test_a_first_lexical_phase_writes_no_vector_file_and_loads_neither_numpy_nor
     done = Searcher.open(sample_repo)
     assert done.slot["generation"] == 1 and done.coverage() == (total, total)
     assert "dense" in done.search("retry failed uploads", k=1)[0].sources
+
+
+def test_status_and_slot_list_say_how_many_chunks_have_vectors_until_embedding_is_done(sample_repo):
+    index_repository(sample_repo, model="hash", background=True, spawn=False)  # the embedder never ran
+    total = IndexDB(sample_repo / ".quarry").chunk_count()
+    st = json.loads(run_cli("status", "--json", "--no-walk", cwd=sample_repo).stdout)
+    assert st["slots"][0]["vectors"] == 0 and st["chunks"] == total
+    note = f"vectors for 0 of {total:,} chunks ('quarry index' embeds the rest)"
+    assert note in run_cli("status", "--no-walk", cwd=sample_repo).stdout
+    assert note in run_cli("slot", "list", cwd=sample_repo).stdout
+    index_repository(sample_repo)
+    st = json.loads(run_cli("status", "--json", "--no-walk", cwd=sample_repo).stdout)
+    assert st["slots"][0]["vectors"] == total
+    assert "vectors for" not in run_cli("slot", "list", cwd=sample_repo).stdout

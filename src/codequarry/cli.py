@@ -136,12 +136,11 @@ def search(query, k, mode, langs, kinds, path_glob, slot, repo, index_dir, by_fi
 def _coverage(repo, index_dir, slot) -> tuple[int, int]:
     """(chunks with vectors, chunks) of the slot a warm server answered from."""
     from codequarry.locate import locate_index_dir
-    from codequarry.search.searcher import coverage
     from codequarry.store.db import IndexDB
 
     db = IndexDB(locate_index_dir(repo, index_dir))
     try:
-        return coverage(db, db.slot(slot or db.default_slot()))
+        return db.coverage(db.slot(slot or db.default_slot()))
     finally:
         db.close()
 
@@ -219,6 +218,9 @@ def slot_list(repo, index_dir, as_json) -> None:
     for s in slots:
         mark = "*" if s["default"] else " "
         state = "stale: run quarry index --slot " + s["name"] if s["stale"] else "up to date"
+        vectors, chunks = db.coverage(s)
+        if vectors < chunks and not s["stale"]:
+            state += f"; vectors for {vectors:,} of {chunks:,} chunks ('quarry index' embeds the rest)"
         dim = f"{s['truncate_dim']}/{s['dim']}" if s["truncate_dim"] else s["dim"]
         click.echo(printable_line(f"{mark} {s['name']:<16} {s['model']:<24} dim={dim}  {state}"))
 

@@ -157,7 +157,10 @@ def status_command(no_walk, repo, index_dir, as_json) -> None:
     _say(f"chunks      {st.chunks}  ({langs})")
     for s in st.slots:
         mark = "*" if s.default else " "
-        _say(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {'stale' if s.stale else 'up to date'}")
+        state = "stale" if s.stale else "up to date"
+        if not s.stale and s.vectors < st.chunks:
+            state += f"; vectors for {s.vectors:,} of {st.chunks:,} chunks ('quarry index' embeds the rest)"
+        _say(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {state}")
     _say(f"last run    {st.last_run or 'unknown'}")
     _say("call edges  " + (", ".join(f"{k} {v}" for k, v in st.edges) or "none"))
     if no_walk:

@@ -125,10 +125,11 @@ class SlotStatus:
     dim: int | None
     default: bool
     stale: bool
+    vectors: int  # chunks its vectors cover: fewer than the index's while `quarry index` embeds
 
     def to_json(self) -> dict:
         return {"name": self.name, "model": self.model, "dim": self.dim, "default": self.default,
-                "stale": self.stale}
+                "stale": self.stale, "vectors": self.vectors}
 
 
 @dataclass(frozen=True, slots=True)

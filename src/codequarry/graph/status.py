@@ -28,7 +28,7 @@ def status(*, repo: Path | None = None, index_dir: Path | None = None, db: Index
             "SELECT language, count(*) FROM chunks GROUP BY language ORDER BY count(*) DESC, language").fetchall())
         generation = idx.chunks_generation
         slots = tuple(SlotStatus(s["name"], s["model"], s["dim"], s["default"],
-                                 s["chunks_generation"] != generation) for s in idx.slots())
+                                 s["chunks_generation"] != generation, idx.coverage(s)[0]) for s in idx.slots())
         edges = tuple(conn.execute(
             "SELECT status, count(*) FROM (SELECT DISTINCT chunk_id, callee, receiver, status FROM call_targets) "
             "GROUP BY status ORDER BY status").fetchall())

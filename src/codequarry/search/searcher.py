@@ -168,18 +168,9 @@ class Searcher:
 
     @guarded
     def coverage(self) -> tuple[int, int]:
-        """(chunks with vectors, chunks): see `coverage`."""
+        """(chunks with vectors, chunks): see `IndexDB.coverage`."""
         self._follow()
-        return coverage(self.db, self.slot)
+        return self.db.coverage(self.slot)
 
     def close(self) -> None:
         self.db.close()
-
-
-def coverage(db: IndexDB, slot: dict | None) -> tuple[int, int]:
-    """(chunks the slot's vectors cover, chunks in the index). Equal once `quarry index` has embedded
-    everything; until then a hybrid search is dense + lexical over the first, lexical over the rest."""
-    total = db.chunk_count()
-    if slot is None or not slot["generation"]:
-        return 0, total
-    return (total if slot.get("embedded") is None else min(slot["embedded"], total)), total

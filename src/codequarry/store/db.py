@@ -374,6 +374,14 @@ class IndexDB:
     def slot(self, name: str) -> dict | None:
         return next((s for s in self.slots() if s["name"] == name), None)
 
+    def coverage(self, slot: dict | None) -> tuple[int, int]:
+        """(chunks the slot's vectors cover, chunks in the index). Equal once `quarry index` has embedded
+        everything; until then a hybrid search is dense + lexical over the first, lexical over the rest."""
+        total = self.chunk_count()
+        if slot is None or not slot["generation"]:
+            return 0, total
+        return (total if slot.get("embedded") is None else min(slot["embedded"], total)), total
+
     def default_slot(self) -> str:
         return self.get_meta("default_slot", DEFAULT_SLOT)
 
