@@ -118,6 +118,9 @@ def fingerprint(folder: Path, cache: bool = True) -> str:
     """Digest of what a search can see: chunks with their vectors, lexical rows, lexical matches;
     with `cache`, also whether the embedding cache holds exactly the live texts (a failed run
     rightly leaves the vectors it paid for, so it is left out when judging a failed run)."""
+    import faiss
+
+    from codequarry.embed.select import lexical_only
     from codequarry.store import vectors
     from codequarry.store.db import IndexDB
 
@@ -127,13 +130,14 @@ def fingerprint(folder: Path, cache: bool = True) -> str:
         index = vectors.read(vectors.vector_path(folder, slot["name"], slot["generation"]), slot["checksum"])
         rows = db.conn.execute(
             "SELECT c.id, f.path, c.qualname, c.kind, c.line_start, c.line_end, c.text_hash, c.code, c.signature, "
-            "c.doc, l.names, l.body "
+            "c.doc, l.name, l.qualname, l.path, l.signature, l.doc, l.body "
             "FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN lexical l ON l.rowid = c.id").fetchall()
         key = {r[0]: r[1:7] for r in rows}
+        embedded = set(faiss.vector_to_array(index.id_map).tolist())  # chunks left to the lexical leg have none
         h = hashlib.sha256()
         for r in sorted(rows, key=lambda r: r[1:7]):
             h.update(repr(r[1:]).encode())
-            h.update(index.reconstruct(int(r[0])).tobytes())
+            h.update(index.reconstruct(int(r[0])).tobytes() if r[0] in embedded else b"lexical only")
         h.update(f"ntotal={index.ntotal} chunks={len(rows)}".encode())
         try:  # FTS5's own check of its segments: damage a few MATCH probes would miss
             db.conn.execute("INSERT INTO lexical(lexical) VALUES('integrity-check')")
@@ -145,7 +149,9 @@ def fingerprint(folder: Path, cache: bool = True) -> str:
         if not cache:
             return h.hexdigest()
         cached = db.conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", (slot["model"],)).fetchone()[0]
-        live = db.conn.execute("SELECT count(DISTINCT text_hash) FROM chunks").fetchone()[0]
+        placed = db.placements()
+        skip = lexical_only(placed)
+        live = len({p.text_hash for i, p in placed if i not in skip})
         h.update(f"cache={cached == live}".encode())
         return h.hexdigest()
     finally:
