@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import re
 import threading
 from pathlib import PurePosixPath
@@ -270,18 +271,16 @@ def nodes_of(lang: str, root, types: frozenset[str]) -> list:
     Python cost a fifth of the lexical phase."""
     from tree_sitter import QueryCursor
 
-    found = QueryCursor(_query(lang, types)).captures(root).get("n", [])
-    found.sort(key=lambda n: (n.start_byte, -n.end_byte))
-    # Two nodes with the same span (a wrapper and its only child): the outer one first.
-    for i in range(1, len(found)):
-        a, b = found[i - 1], found[i]
-        if a.start_byte == b.start_byte and a.end_byte == b.end_byte and _depth(a) > _depth(b):
-            j = i
-            while j > 0 and found[j - 1].start_byte == found[j].start_byte \
-                    and found[j - 1].end_byte == found[j].end_byte and _depth(found[j - 1]) > _depth(found[j]):
-                found[j - 1], found[j] = found[j], found[j - 1]
-                j -= 1
-    return found
+    query = _query(lang, types)
+    if query is None:
+        return []
+    found = sorted(QueryCursor(query).captures(root).get("n", []), key=lambda n: (n.start_byte, -n.end_byte))
+    out: list = []
+    # Nodes with one span (a wrapper and its only child): the outer one first.
+    for _, same in itertools.groupby(found, key=lambda n: (n.start_byte, n.end_byte)):
+        same = list(same)
+        out.extend(sorted(same, key=_depth) if len(same) > 1 else same)
+    return out
 
 
 def _depth(node) -> int:
@@ -293,12 +292,13 @@ def _depth(node) -> int:
 
 @functools.lru_cache(maxsize=None)
 def _query(lang: str, types: frozenset[str]):
+    """One query capturing every named node of `types` the grammar knows, as `n`; None if it knows none."""
     from tree_sitter import Query
 
     parser_for(lang)
     language = _languages[lang]
     kinds = sorted(t for t in types if language.id_for_node_kind(t, True) is not None)
-    return Query(language, f"[{' '.join(f'({t})' for t in kinds)}] @n" if kinds else "(ERROR) @_none")
+    return Query(language, f"[{' '.join(f'({t})' for t in kinds)}] @n") if kinds else None
 
 
 def parse_bytes(lang: str, data: bytes):
