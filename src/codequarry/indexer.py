@@ -366,7 +366,7 @@ def _run(db: IndexDB, repo: Path, folder: Path, opts: _Options, notes: list[str]
             if changed or slot_stale or scan.touched or rechunk_all:
                 # Call edges of the new chunks (from the facts the scan found), and of callers whose
                 # targets changed.
-                update_graph(db, repo, lambda path: (path in facts, facts.get(path)))
+                update_graph(db, repo, facts)
                 generation = db.chunks_generation + (1 if changed or rechunk_all else 0)
                 db.set_meta("chunks_generation", generation)
                 db.set_meta("chunker_version", CHUNKER_VERSION)

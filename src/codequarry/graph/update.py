@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Mapping
 
 from codequarry.domain import content_hash
 from codequarry.store.db import IndexDB, now
@@ -54,12 +54,11 @@ def sep_of(language: str) -> str:
     return "::" if language in ("rust", "cpp") else "."
 
 
-def update_graph(db: IndexDB, repo: Path, known_facts: Callable[[str], tuple[bool, FileFacts | None]] | None = None
-                 ) -> GraphUpdate:
+def update_graph(db: IndexDB, repo: Path, known_facts: Mapping[str, FileFacts | None] | None = None) -> GraphUpdate:
     """Analyse the files the graph has not seen and re-resolve what they affect. No transaction of
     its own: the caller's (the indexer's final one) makes chunks and edges change together.
-    `known_facts(path)` → (found, facts) offers facts the caller computed when it parsed the file,
-    so the file is not read and parsed a second time."""
+    `known_facts` (path → facts, None for a file without a reader) holds what the caller found when
+    it parsed the files, so a file there is not read and parsed a second time."""
     started = time.perf_counter()
     conn = db.conn
     pending = conn.execute(
@@ -81,7 +80,7 @@ def update_graph(db: IndexDB, repo: Path, known_facts: Callable[[str], tuple[boo
 
 
 def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, fhash: str,
-                  known_facts, groups_out: list[tuple]) -> set[str]:
+                  known_facts: Mapping[str, FileFacts | None] | None, groups_out: list[tuple]) -> set[str]:
     """Store one file's imports and bases, add its call-site groups (chunk id, callee, receiver, receiver
     type, local, line) to `groups_out`; return the names it defines or imports."""
     rows = conn.execute(
@@ -98,8 +97,9 @@ def _analyse_file(conn, repo: Path, file_id: int, path: str, lang: str | None, f
             f"SELECT chunk_id, callee FROM calls WHERE chunk_id IN ({','.join('?' * len(part))})", part
         ):
             calls[cid].add(callee)
-    found, facts = known_facts(path) if known_facts is not None else (False, None)
-    if not found:
+    if known_facts is not None and path in known_facts:
+        facts = known_facts[path]
+    else:
         facts = _facts(repo / path, lang, fhash)
     groups_out.extend((cid, name, recv, rtype, int(local), line)
                       for (cid, name, recv), (line, rtype, local) in _groups(rows, calls, facts).items())
