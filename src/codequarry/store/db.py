@@ -42,7 +42,6 @@ class Placement(NamedTuple):
     """Where a chunk is, without its code: what embed/select.py decides on."""
 
     file: str
-    language: str
     qualname: str
     parent: str
     line_start: int
@@ -351,7 +350,7 @@ class IndexDB:
 
     def placements(self) -> list[tuple[int, Placement]]:
         return [(r[0], Placement(*r[1:])) for r in self.conn.execute(
-            "SELECT c.id, f.path, c.language, c.qualname, c.parent, c.line_start, c.line_end, c.text_hash "
+            "SELECT c.id, f.path, c.qualname, c.parent, c.line_start, c.line_end, c.text_hash "
             "FROM chunks c JOIN files f ON f.id = c.file_id")]
 
     def all_text_hashes(self) -> list[str]:
