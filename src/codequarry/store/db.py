@@ -121,14 +121,12 @@ class IndexDB:
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
         if not tables:
-            import secrets
-
             with self.transaction():
                 self.set_meta("format", FORMAT)
                 self.set_meta("lexical_version", lexical.LEXICAL_VERSION)
-                # Made with the index, so a server started while the first run holds the write lock
-                # (its whole lexical phase) never has to wait for it.
-                self.set_meta("index_id", secrets.token_hex(16))
+            # Made with the index, so a server started while the first run holds the write lock (its
+            # whole lexical phase) never has to wait for it.
+            self.index_id()
         if self.get_meta("format") != FORMAT:
             raise IndexMismatchError(f"{self.path} is not a codequarry index")
         if not readonly and self.get_meta("lexical_version") != lexical.LEXICAL_VERSION:
