@@ -161,6 +161,14 @@ class LocalStore:
             self.conn.execute(f"DELETE FROM lexical WHERE rowid IN ({marks})", part)
             self.conn.execute(f"DELETE FROM chunks WHERE n IN ({marks})", part)
 
+    def _drop(self, ns: list[int]) -> None:
+        """Inside a write: delete chunks `ns`; if there were any, the FAISS file and the loaded index
+        no longer count (dropping the loaded one before the commit costs at most a reload)."""
+        self._delete_ns(ns)
+        if ns:
+            self._bump()
+            self._index = None
+
     def _ns(self, ids: list[str]) -> list[int]:
         out: list[int] = []
         for start in range(0, len(ids), _BATCH):
@@ -204,24 +212,16 @@ class LocalStore:
             return 0
         with Transaction(self.conn):
             ns = self._ns(ids)
-            self._delete_ns(ns)
-            if ns:
-                self._bump()
-        if ns:
-            self._index = None
+            self._drop(ns)
         return len(ns)
 
     @_guarded
     def delete_repository(self, repo: str) -> int:
         with Transaction(self.conn):
             ns = [r[0] for r in self.conn.execute("SELECT n FROM chunks WHERE repo = ?", (repo,))]
-            self._delete_ns(ns)
+            self._drop(ns)
             self.conn.execute("DELETE FROM files WHERE repo = ?", (repo,))
             self.conn.execute("DELETE FROM repos WHERE name = ?", (repo,))
-            if ns:
-                self._bump()
-        if ns:
-            self._index = None
         return len(ns)
 
     @_guarded
