@@ -123,3 +123,27 @@ def load_bench(name: str):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def mcp_session(args: list[str], env: dict[str, str], body, cwd: Path | None = None):
+    """`await body(session)` against `python -m codequarry.cli *args` serving MCP over stdio, driven by
+    the MCP SDK's own client (the `mcp` extra must be installed)."""
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "codequarry.cli", *args], env=env,
+                                   cwd=str(cwd) if cwd is not None else None)
+
+    async def run():
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await body(session)
+
+    return anyio.run(run)
+
+
+def tool_text(result) -> str:
+    """The text parts of an MCP tool result, joined."""
+    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import anyio
@@ -11,10 +10,9 @@ import pytest
 from codequarry.agents.mcp_server import read_lines
 from codequarry.errors import UserInputError
 from codequarry.indexer import index_repository
+from conftest import mcp_session, tool_text
 
 mcp = pytest.importorskip("mcp")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TOOLS = {"search", "callers", "callees", "impact", "trace", "gather", "read", "status"}
@@ -27,23 +25,9 @@ def indexed(sample_repo):
 
 
 def _session(repo: Path, body):
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "codequarry.cli", "mcp", "--repo", str(repo)],
-        env={"PYTHONPATH": SRC, "QUARRY_CACHE_DIR": os.environ["QUARRY_CACHE_DIR"], "QUARRY_NO_SERVER": "1"},
-        cwd=str(repo),
-    )
-
-    async def run():
-        async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await body(session)
-
-    return anyio.run(run)
-
-
-def _text(result) -> str:
-    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+    return mcp_session(["mcp", "--repo", str(repo)],
+                       {"PYTHONPATH": SRC, "QUARRY_CACHE_DIR": os.environ["QUARRY_CACHE_DIR"], "QUARRY_NO_SERVER": "1"},
+                       body, cwd=repo)
 
 
 def test_lists_read_only_tools_with_descriptions(indexed):
@@ -74,26 +58,26 @@ def test_calls_every_tool(indexed):
 
     got = _session(indexed, body)
     for name, result in got.items():
-        assert not result.is_error, (name, _text(result))
-    search = _text(got["search"])
+        assert not result.is_error, (name, tool_text(result))
+    search = tool_text(got["search"])
     assert search.splitlines()[0].startswith("store.py:13-16  UploadStore.retry_failed_uploads  (method")
     # Compact: each hit is a header and a short snippet, never its whole code (the method's last
     # line, `self.upload(item)`, is past the snippet).
     assert "self.upload(item)" not in search and "return open(path" not in search, search
     assert all(len(line) < 200 for line in search.splitlines())
-    assert "store.py:16  UploadStore.retry_failed_uploads  [resolved" in _text(got["callers"])
-    assert "self.upload -> store.py:18 UploadStore.upload" in _text(got["callees"])
-    assert "tests/test_store.py:1  test_open" in _text(got["impact"]) and "[test]" in _text(got["impact"])
-    assert "-> store.py:16 calls UploadStore.upload" in _text(got["trace"])
-    gathered = _text(got["gather"])  # the method comes inside its class, shown once
+    assert "store.py:16  UploadStore.retry_failed_uploads  [resolved" in tool_text(got["callers"])
+    assert "self.upload -> store.py:18 UploadStore.upload" in tool_text(got["callees"])
+    assert "tests/test_store.py:1  test_open" in tool_text(got["impact"]) and "[test]" in tool_text(got["impact"])
+    assert "-> store.py:16 calls UploadStore.upload" in tool_text(got["trace"])
+    gathered = tool_text(got["gather"])  # the method comes inside its class, shown once
     assert "## store.py:6-19 `UploadStore` (class" in gathered and gathered.count("def retry_failed_uploads") == 1
-    assert _text(got["read"]).splitlines()[1:] == [
+    assert tool_text(got["read"]).splitlines()[1:] == [
         "13      def retry_failed_uploads(self, queue):",
         '14          """Retry every upload that failed, up to MAX_RETRIES times."""',
         "15          for item in queue:",
         "16              self.upload(item)",
     ]
-    assert json.loads(_text(got["status"]))["files"] == 5
+    assert json.loads(tool_text(got["status"]))["files"] == 5
 
 
 def test_errors_come_back_as_tool_errors_and_the_server_keeps_serving(indexed, tmp_path):
@@ -114,12 +98,12 @@ def test_errors_come_back_as_tool_errors_and_the_server_keeps_serving(indexed, t
     got = _session(indexed, body)
     for name in ("unknown", "dotdot", "absolute", "symlink", "bad_mode"):
         assert got[name].is_error, name
-    assert "no definition named 'no_such_function_anywhere'" in _text(got["unknown"])
-    assert "outside the repository" in _text(got["dotdot"])
-    assert "relative to the repository" in _text(got["absolute"])
-    assert "symlink" in _text(got["symlink"])
-    assert "unknown mode 'psychic'" in _text(got["bad_mode"])
-    assert not got["after"].is_error and "store.py" in _text(got["after"])
+    assert "no definition named 'no_such_function_anywhere'" in tool_text(got["unknown"])
+    assert "outside the repository" in tool_text(got["dotdot"])
+    assert "relative to the repository" in tool_text(got["absolute"])
+    assert "symlink" in tool_text(got["symlink"])
+    assert "unknown mode 'psychic'" in tool_text(got["bad_mode"])
+    assert not got["after"].is_error and "store.py" in tool_text(got["after"])
 
 
 def test_missing_index_is_a_tool_error_not_a_crash(tmp_path):
@@ -129,7 +113,7 @@ def test_missing_index_is_a_tool_error_not_a_crash(tmp_path):
         return first, second
 
     first, second = _session(tmp_path, body)
-    assert first.is_error and "no codequarry index" in _text(first)
+    assert first.is_error and "no codequarry index" in tool_text(first)
     assert second.is_error
 
 
@@ -143,10 +127,10 @@ def test_read_lines_confined(tmp_path):
 
 def test_a_running_server_sees_a_new_index_generation(indexed):
     async def body(session):
-        before = _text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
+        before = tool_text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
         (indexed / "extra.py").write_text("def brand_new_helper():\n    return 42\n")
         await anyio.to_thread.run_sync(lambda: index_repository(indexed, model="hash"))
-        after = _text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
+        after = tool_text(await session.call_tool("search", {"query": "brand_new_helper", "k": 3, "mode": "lexical"}))
         return before, after
 
     before, after = _session(indexed, body)

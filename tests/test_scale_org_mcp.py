@@ -3,20 +3,17 @@ built once by `quarry org index` (local Ray runtime, hash encoder)."""
 
 import json
 import os
-import sys
 from pathlib import Path
 
-import anyio
 import pytest
 from click.testing import CliRunner
 
 from codequarry.cli import main
+from conftest import mcp_session, tool_text
 
 pytest.importorskip("mcp")
 pytest.importorskip("pymilvus", reason="the 'scale' extra is not installed: pip install 'codequarry[scale]'")
 pytest.importorskip("milvus_lite", reason="the 'scale' extra is not installed: pip install 'codequarry[scale]'")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
 
 pytestmark = pytest.mark.scale
 
@@ -24,22 +21,9 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def _session(store: str, body):
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "codequarry.cli", "org", "mcp", "--store", store],
-        env={"PYTHONPATH": SRC, "QUARRY_CACHE_DIR": os.environ["QUARRY_CACHE_DIR"], "PATH": os.environ["PATH"]},
-    )
-
-    async def run():
-        async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await body(session)
-
-    return anyio.run(run)
-
-
-def _text(result) -> str:
-    return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+    return mcp_session(["org", "mcp", "--store", store],
+                       {"PYTHONPATH": SRC, "QUARRY_CACHE_DIR": os.environ["QUARRY_CACHE_DIR"], "PATH": os.environ["PATH"]},
+                       body)
 
 
 def test_tools_calls_and_errors_in_one_session(org_store):
@@ -73,21 +57,21 @@ def test_tools_calls_and_errors_in_one_session(org_store):
         assert len(t.description) > 60 and t.annotations.read_only_hint is True, t.name
 
     for name in ("all", "exact", "beta_only", "two_repos", "go", "methods", "path", "full", "after", "repositories"):
-        assert not got[name].is_error, (name, _text(got[name]))
-    first = _text(got["all"]).splitlines()[0]
+        assert not got[name].is_error, (name, tool_text(got[name]))
+    first = tool_text(got["all"]).splitlines()[0]
     assert first.startswith("alpha:store.py:13-16  UploadStore.retry_failed_uploads  (method"), first
-    heads = [ln for ln in _text(got["all"]).splitlines() if not ln.startswith("    ")]
+    heads = [ln for ln in tool_text(got["all"]).splitlines() if not ln.startswith("    ")]
     assert {h.split(":")[0] for h in heads} == {"alpha", "beta", "gamma"}  # each result names its repository
-    assert "self.upload(item)" not in _text(got["all"])  # snippets, not whole bodies
-    assert _text(got["exact"]).startswith("beta:net/http_client.go:3-6  ParseHTTPHeader  (function")
+    assert "self.upload(item)" not in tool_text(got["all"])  # snippets, not whole bodies
+    assert tool_text(got["exact"]).startswith("beta:net/http_client.go:3-6  ParseHTTPHeader  (function")
     assert all(h.startswith("beta:") for h in _heads(got["beta_only"]))
     assert {h.split(":")[0] for h in _heads(got["two_repos"])} == {"beta", "gamma"}
     assert _heads(got["go"]) and all(h.startswith("beta:net/http_client.go") for h in _heads(got["go"]))
     assert _heads(got["methods"]) and all("(method," in h for h in _heads(got["methods"]))
     assert _heads(got["path"]) == [h for h in _heads(got["path"]) if h.startswith("gamma:web/app.js:")] != []
-    assert "root.appendChild(form);" in _text(got["full"])  # full_code returns the body
+    assert "root.appendChild(form);" in tool_text(got["full"])  # full_code returns the body
 
-    listed = json.loads(_text(got["repositories"]))
+    listed = json.loads(tool_text(got["repositories"]))
     assert listed["model"] == "hash"
     assert {n: r["chunks"] for n, r in listed["repositories"].items()} == org_store["chunks"]
     assert {Path(r["path"]).name for r in listed["repositories"].values()} == {"alpha", "beta", "gamma"}
@@ -95,13 +79,13 @@ def test_tools_calls_and_errors_in_one_session(org_store):
     for name, message in (("unknown_repo", "no repository named 'nope'"), ("bad_k", "at least 1"),
                           ("bad_mode", "unknown mode 'psychic'"), ("bad_lang", "klingon")):
         assert got[name].is_error, name
-        text = _text(got[name])
+        text = tool_text(got[name])
         assert message in text and "\n" not in text.strip() and "Traceback" not in text, (name, text)
-    assert "alpha, beta, gamma" in _text(got["unknown_repo"])  # says what it could have been
+    assert "alpha, beta, gamma" in tool_text(got["unknown_repo"])  # says what it could have been
 
 
 def _heads(result) -> list[str]:
-    return [ln for ln in _text(result).splitlines() if ln and not ln.startswith("    ")]
+    return [ln for ln in tool_text(result).splitlines() if ln and not ln.startswith("    ")]
 
 
 def test_missing_store_is_one_line_and_creates_nothing(tmp_path):
