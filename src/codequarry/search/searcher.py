@@ -25,6 +25,8 @@ def check_query(query: str, k: int, mode: str) -> None:
         raise UserInputError("empty query")
     if k < 1:
         raise UserInputError("-k must be at least 1")
+
+
 # Candidates each leg hands to fusion: enough that the other leg's picks are scored too.
 CANDIDATES = 100
 
