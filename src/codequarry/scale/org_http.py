@@ -30,7 +30,7 @@ from codequarry.errors import UserInputError
 from codequarry.scale.warm import WarmOrgStore
 from codequarry.serve.client import request
 from codequarry.serve.search_request import parse_org_search_request
-from codequarry.serve.server import WarmServer, SearchHandler, serve_until_stopped
+from codequarry.serve.server import SearchHandler, WarmServer, open_server, serve_until_stopped
 from codequarry.serve.verify import pid_alive
 
 SEARCH_ROUTE = "/org/search"
@@ -116,19 +116,7 @@ def start_org_server(store_uri: str, *, host: str = "127.0.0.1", port: int = 0, 
     except BaseException:
         warm.close()
         raise
-    try:
-        server = OrgServer(warm, host, port, workers=workers, request_timeout=request_timeout)
-    except OSError as exc:
-        warm.close()
-        raise UserInputError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    try:
-        server.server_file().parent.mkdir(parents=True, exist_ok=True)
-        server.write_server_file()
-    except OSError as exc:
-        server.server_close()
-        warm.close()
-        raise UserInputError(f"cannot write {server.server_file()} ({exc.strerror or exc})") from None
-    return server
+    return open_server(OrgServer, warm, host, port, workers=workers, request_timeout=request_timeout)
 
 
 def run_org_server(store_uri: str, *, host: str = "127.0.0.1", port: int = 0, idle_minutes: float = 0.0,

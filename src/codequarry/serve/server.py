@@ -434,18 +434,25 @@ def start_server(folder: Path, *, slot: str | None = None, host: str = "127.0.0.
                  encoder=None, workers: int | None = None, request_timeout: float | None = None) -> WarmServer:
     """Load the index and model, bind, write server.json. The caller runs serve_forever()."""
     refuse_if_served(folder)
-    warm = WarmIndex(folder, slot, encoder)
+    return open_server(WarmServer, WarmIndex(folder, slot, encoder), host, port, workers=workers,
+                       request_timeout=request_timeout)
+
+
+def open_server(server_class: type[WarmServer], warm, host: str, port: int, **options) -> WarmServer:
+    """Bind a `server_class` over `warm` and write its server file; on failure close what is open and
+    raise one UserInputError line. `quarry serve` and `quarry org serve` both start this way."""
     try:
-        server = WarmServer(warm, host, port, workers=workers, request_timeout=request_timeout)
+        server = server_class(warm, host, port, **options)
     except OSError as exc:
         warm.close()
         raise UserInputError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
     try:
+        server.server_file().parent.mkdir(parents=True, exist_ok=True)
         server.write_server_file()
     except OSError as exc:
         server.server_close()
         warm.close()
-        raise UserInputError(f"cannot write {folder / SERVER_FILE} ({exc.strerror or exc})") from None
+        raise UserInputError(f"cannot write {server.server_file()} ({exc.strerror or exc})") from None
     return server
 
 
