@@ -128,14 +128,20 @@ def test_bad_fields_are_400_one_liners(served, payload, message):
     assert body["exit_code"] == UserInputError.exit_code
 
 
-def test_not_json_is_400(served):
-    info, _ = served
-    with socket.create_connection(("127.0.0.1", info["port"]), timeout=10) as s:
-        s.sendall(b"POST /org/search HTTP/1.1\r\nHost: x\r\n" + f"{TOKEN_HEADER}: {info['token']}\r\n".encode()
-                  + b"Content-Length: 5\r\n\r\n{nope")
+def _raw(info: dict, rest: bytes, timeout: float) -> bytes:
+    """A POST /org/search whose headers after the token, and body, are `rest`, written by hand; the
+    whole reply, read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", info["port"]), timeout=timeout) as s:
+        s.sendall(b"POST /org/search HTTP/1.1\r\nHost: x\r\n" + f"{TOKEN_HEADER}: {info['token']}\r\n".encode() + rest)
         reply = b""
         while chunk := s.recv(65536):
             reply += chunk
+    return reply
+
+
+def test_not_json_is_400(served):
+    info, _ = served
+    reply = _raw(info, b"Content-Length: 5\r\n\r\n{nope", timeout=10)
     assert reply.startswith(b"HTTP/1.1 400") and b"not JSON" in reply
 
 
@@ -143,12 +149,7 @@ def test_a_request_not_sent_in_time_is_408(served):
     """serve/'s deadline holds here too: a body that stops arriving frees its thread after 5 s (the default)."""
     info, _ = served
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", info["port"]), timeout=30) as s:
-        s.sendall(b"POST /org/search HTTP/1.1\r\nHost: x\r\n" + f"{TOKEN_HEADER}: {info['token']}\r\n".encode()
-                  + b"Content-Length: 100\r\n\r\n{\"query\": ")
-        reply = b""
-        while chunk := s.recv(65536):
-            reply += chunk
+    reply = _raw(info, b"Content-Length: 100\r\n\r\n{\"query\": ", timeout=30)
     assert reply.startswith(b"HTTP/1.1 408") and b"not received within 5 s" in reply, reply
     assert time.monotonic() - started < 15
 
