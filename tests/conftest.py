@@ -147,3 +147,16 @@ def mcp_session(args: list[str], env: dict[str, str], body, cwd: Path | None = N
 def tool_text(result) -> str:
     """The text parts of an MCP tool result, joined."""
     return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+def ray_runtime(num_cpus: int):
+    """A local Ray runtime with `num_cpus` slots, quiet and with a small object store, for a module's
+    scale tests (`yield from ray_runtime(n)` in a fixture); shut down after them."""
+    import ray
+
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+             object_store_memory=100 * 1024 * 1024)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -18,7 +18,7 @@ from codequarry.cli import main  # noqa: E402
 from codequarry.errors import UserInputError  # noqa: E402
 from codequarry.scale.index import index_organisation  # noqa: E402
 from codequarry.store.milvus import MilvusStore  # noqa: E402
-from conftest import write_tree  # noqa: E402
+from conftest import ray_runtime, write_tree  # noqa: E402
 
 pytestmark = pytest.mark.scale
 
@@ -64,13 +64,8 @@ function renderLoginForm(root) {
 
 @pytest.fixture(scope="module")
 def ray_local():
-    import ray
-
     # Three CPU slots: two embedding actors plus one parse slot (see scale/index.py).
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             object_store_memory=100 * 1024 * 1024)
-    yield ray
-    ray.shutdown()
+    yield from ray_runtime(3)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from click.testing import CliRunner  # noqa: E402
 from codequarry.cli import main  # noqa: E402
 from codequarry.scale.index import index_organisation  # noqa: E402
 from codequarry.store.open import open_store  # noqa: E402
-from conftest import write_tree  # noqa: E402
+from conftest import ray_runtime, write_tree  # noqa: E402
 
 pytestmark = pytest.mark.scale
 
@@ -46,12 +46,7 @@ def _stores():
 
 @pytest.fixture(scope="module")
 def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             object_store_memory=100 * 1024 * 1024)
-    yield ray
-    ray.shutdown()
+    yield from ray_runtime(2)
 
 
 @pytest.fixture(scope="module", params=_stores())
