@@ -257,3 +257,35 @@ def test_a_kotlin_file_ending_inside_an_annotation_does_not_hang_the_parser():
             "assert chunks and chunks[-1].line_end <= 4, chunks\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+# One kilobyte of mangled Kotlin that tree-sitter-kotlin 1.1.0 takes ~2.5 minutes and gigabytes to
+# parse (a case tests/test_properties.py generated, cut down line by line).
+SLOW_KOTLIN = (
+    "    fun load(): Map<String, String> {\n        File(path).readLines().forEach { parse(it) }\n"
+    "        return items\n #),begin//\n    fun get(key: String): String?\n}\n\nobject Registry {\n"
+    "    fun register(store: Store) {\n        stores.add(store)\n    }\n}\n\nenum class Mode {\n    READ,\n"
+    "    WRITE;\n\n    fun writable() = this == WRITE\n}\n\ntypealias Key = String\n\n"
+    "fun String.toKey(): Key = trim().lowercase()"
+)
+
+
+def test_a_parse_past_its_time_budget_costs_the_file_its_definitions_not_the_run(monkeypatch):
+    import time
+
+    from codequarry.chunk import languages
+    from codequarry.graph.update import file_facts
+
+    monkeypatch.setattr(languages, "PARSE_SECONDS", 0.2)
+    started = time.monotonic()
+    chunks = chunk_file("src/Slow.kt", SLOW_KOTLIN)
+    assert time.monotonic() - started < 10  # was ~150 s
+    assert [c.kind for c in chunks] == ["window"] and chunks[0].line_end == SLOW_KOTLIN.count("\n") + 1
+    # The call-graph reader of the same text gets the remembered timeout at once, not a second wait.
+    started = time.monotonic()
+    assert file_facts("kotlin", SLOW_KOTLIN) is None
+    assert time.monotonic() - started < 0.1
+    # The thread's parser still works afterwards, and a tree parsed within the budget reads its text.
+    monkeypatch.setattr(languages, "PARSE_SECONDS", 2.0)
+    after = chunk_file("src/Ok.kt", "class Ok {\n    fun get(): Int = 1\n}\n")
+    assert [(c.kind, c.qualname) for c in after] == [("class", "Ok"), ("method", "Ok.get")]

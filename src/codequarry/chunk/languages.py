@@ -19,6 +19,7 @@ import importlib
 import itertools
 import re
 import threading
+import time
 from pathlib import PurePosixPath
 
 # Every language name a chunk can carry → what is extracted from its files.
@@ -255,12 +256,19 @@ def parser_for(lang: str):
 
 def parse(lang: str, source: str):
     """(bytes, tree) of `source` in `lang`. The last parse on this thread is kept: the chunker and the
-    call-graph reader both read each file, and parsing it once is a sixth of the lexical phase."""
+    call-graph reader both read each file, and parsing it once is a sixth of the lexical phase. A
+    parse abandoned for time (ParseTimeout) is kept too, so the second reader does not wait again."""
     last = getattr(_local, "last", None)
     if last is not None and last[0] == lang and last[1] is source:
+        if isinstance(last[3], ParseTimeout):
+            raise last[3]
         return last[2], last[3]
     data = source.encode("utf-8", "replace")
-    tree = parse_bytes(lang, data)
+    try:
+        tree = parse_bytes(lang, data)
+    except ParseTimeout as exc:
+        _local.last = (lang, source, data, exc)
+        raise
     _local.last = (lang, source, data, tree)
     return data, tree
 
@@ -301,9 +309,38 @@ def _query(lang: str, types: frozenset[str]):
     return Query(language, f"[{' '.join(f'({t})' for t in kinds)}] @n") if kinds else None
 
 
+# A grammar can take minutes and gigabytes on a few odd bytes: tree-sitter-kotlin 1.1.0 took 56 s and
+# ~6 GB on one kilobyte of mangled Kotlin (found by tests/test_properties.py). Ordinary source parses
+# at ~10 MB/s here, so this budget is ~100x what a real file needs; past it the parse is abandoned and
+# the file costs its definitions (line windows), not the run.
+PARSE_SECONDS = 2.0
+PARSE_SECONDS_PER_MB = 10.0
+
+
+class ParseTimeout(Exception):
+    """tree-sitter did not finish a file within its time budget."""
+
+
 def parse_bytes(lang: str, data: bytes):
-    """The tree of `data`, parsed as if it ended with a newline. tree-sitter-kotlin 1.1.0 never returns
-    on a file that ends inside an annotation (`class A\n@Sup`, found by tests/test_properties.py);
-    the same bytes with a final newline parse at once. Offsets and lines of the file's own bytes are
-    unchanged, and nothing reads past its end."""
-    return parser_for(lang).parse(data if data.endswith(b"\n") else data + b"\n")
+    """The tree of `data`, parsed as if it ended with a newline, within a time budget (ParseTimeout).
+    tree-sitter-kotlin 1.1.0 never returns on a file that ends inside an annotation (`class A\n@Sup`,
+    found by tests/test_properties.py); the same bytes with a final newline parse at once. Offsets and
+    lines of the file's own bytes are unchanged, and nothing reads past its end."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    view = memoryview(data)
+    budget = PARSE_SECONDS + PARSE_SECONDS_PER_MB * len(data) / 1e6
+    deadline = time.monotonic() + budget
+    parser = parser_for(lang)
+    try:
+        # The read-callback form is the one that takes a progress callback (measured: no slower).
+        tree = parser.parse(lambda offset, _point: view[offset:],
+                            progress_callback=lambda _offset, _error: time.monotonic() > deadline)
+    except ValueError as exc:  # "Parsing failed": the progress callback stopped it
+        # A halted parser resumes that parse next time, and py-tree-sitter 0.26 crashes on the next parse
+        # even after reset(): this thread gets a new one.
+        _local.parsers.pop(lang, None)
+        raise ParseTimeout(f"{lang}: no parse within {budget:.1f} s") from exc
+    # A tree parsed from a callback holds no source, and py-tree-sitter crashes reading `node.text` from
+    # it; parsing the bytes again on top of it (nothing edited, so every node is reused) gives one that does.
+    return parser.parse(data, old_tree=tree)
