@@ -46,6 +46,8 @@ class IndexStats:
     index_dir: str
     slot: str
     model: str
+    # What computed this run's vectors ("openvino bf16", "onnxruntime fp32", ...); empty when none were.
+    engine: str = ""
     files_seen: int = 0
     files_parsed: int = 0
     files_unchanged: int = 0
@@ -423,8 +425,11 @@ def _embed(db: IndexDB, encoder: Encoder, model_name: str, text_format: str, mis
     order = sorted(texts, key=lambda h: len(texts[h]))  # length-sorted batches pad least
     if order and encoder is None:
         encoder = loader.get()
+    if order:
+        stats.engine = getattr(encoder, "engine", "")
     last = time.monotonic()
-    with progress_bar(f"Embedding with {model_name}", progress) as bar:
+    label = f"Embedding with {model_name}" + (f" ({stats.engine})" if stats.engine else "")
+    with progress_bar(label, progress) as bar:
         for start in range(0, len(order), EMBED_BATCH):
             hashes = order[start : start + EMBED_BATCH]
             vecs = encoder.encode_passages([texts[h] for h in hashes], progress=bar.advance)

@@ -77,7 +77,8 @@ def print_stats(stats, console: Console | None = None) -> None:
         f" into slot '{printable_line(s.slot)}' ({printable_line(s.model)}) in {s.seconds:.1f}s\n"
         f"  files: {s.files_seen} seen, {s.files_parsed} parsed, {s.files_unchanged} unchanged, "
         f"{s.files_removed} removed; skipped: {printable_line(skipped)}\n"
-        f"  chunks: {s.chunks} in index, {s.chunks_new} new; embedded {s.embedded}, reused {s.reused}"
+        f"  chunks: {s.chunks} in index, {s.chunks_new} new; embedded {s.embedded}"
+        + (f" ({printable_line(s.engine)})" if s.engine else "") + f", reused {s.reused}"
         + (f"; {s.lexical_only} searched lexically only (pieces of long containers)" if s.lexical_only else "")
     )
     console.print(out)

@@ -54,6 +54,7 @@ class HashingEncoder:
 
     def __init__(self, dim: int = 256, name: str = "hash") -> None:
         self.name = name
+        self.engine = "hash"
         self.dim = dim
         self.max_tokens = 10_000
 
@@ -79,16 +80,18 @@ class HashingEncoder:
         return out
 
 
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx", "openvino")
 
 
 def load_encoder(model: str | Preset | None = None, backend: str | None = None) -> Encoder:
     """The encoder for a preset. `backend` (else $QUARRY_BACKEND, else auto) picks how a
-    transformer runs: `auto` is ONNX Runtime when it is installed and the model's export
-    exists or can be made, else sentence-transformers on torch. Both give the same vectors
-    (cosine >= 0.999), so they share the preset's name. Variant presets (`minilm-int8`)
-    and static ones (`fast`) always use their own backend.
+    transformer runs: `auto` is the model's ONNX export on OpenVINO when that is installed
+    (bf16 where the CPU has bf16 units), else on ONNX Runtime, when the export exists or can be
+    made; else sentence-transformers on torch. All give the same vectors (cosine >= 0.9999 to
+    fp32), so they share the preset's name. Variant presets (`minilm-int8`) always run on ONNX
+    Runtime, and static ones (`fast`) on their own backend.
     """
+    import importlib.util
     import os
 
     from codequarry.embed.presets import ONNX_VARIANTS
@@ -106,26 +109,31 @@ def load_encoder(model: str | Preset | None = None, backend: str | None = None) 
         return StaticEncoder(preset)  # no transformer: the backend choice does not apply
     variant = ONNX_VARIANTS.get(preset.name)
     if variant is not None:
-        if choice == "torch":
-            raise UserInputError(f"'{preset.name}' runs only on ONNX Runtime (no torch backend); unset QUARRY_BACKEND=torch or use --model minilm")
+        if choice in ("torch", "openvino"):
+            raise UserInputError(f"'{preset.name}' runs only on ONNX Runtime; unset QUARRY_BACKEND={choice} or use --model minilm")
         from codequarry.embed.onnx_backend import OnnxEncoder
 
         return OnnxEncoder(preset, variant)
-    if choice == "onnx":
+    if choice in ("onnx", "openvino"):
         from codequarry.embed.onnx_backend import OnnxEncoder
 
-        return OnnxEncoder(preset, "fp32")
+        return OnnxEncoder(preset, "fp32", runtime="openvino" if choice == "openvino" else "onnxruntime")
     if choice == "auto":
         from codequarry.embed import onnx_backend
 
         if onnx_backend.available(preset):
-            try:
-                return onnx_backend.OnnxEncoder(preset, "fp32")
-            except QuarryError as exc:
-                import sys
+            runtimes = ["onnxruntime"]
+            if importlib.util.find_spec("openvino") is not None:
+                runtimes.insert(0, "openvino")
+            for runtime in runtimes:
+                try:
+                    return onnx_backend.OnnxEncoder(preset, "fp32", runtime=runtime)
+                except QuarryError as exc:
+                    import sys
 
-                # Same vectors either way, so falling back only costs speed; say so once.
-                print(f"quarry: warning: {exc.format_message()}; using sentence-transformers", file=sys.stderr)
+                    # Same vectors either way, so falling back only costs speed; say so.
+                    then = "ONNX Runtime" if runtime == "openvino" else "sentence-transformers"
+                    print(f"quarry: warning: {exc.format_message()}; using {then}", file=sys.stderr)
     from codequarry.embed.st_backend import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(preset)

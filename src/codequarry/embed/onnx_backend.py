@@ -16,6 +16,9 @@ Two variants live side by side in one cache folder:
   Its vectors differ from fp32 by a few 1e-3 in cosine, so it is only ever
   reached through its own preset name (``minilm-int8``): the name is the
   embedding-cache key, and int8 and fp32 rows must never share a slot.
+
+The fp32 graph runs on ONNX Runtime or, when it is installed, on OpenVINO
+(``openvino_runtime.py``), which uses bf16 on CPUs with bf16 matrix units.
 """
 
 from __future__ import annotations
@@ -289,9 +292,7 @@ def _export_fp32(layout: Layout, folder: Path) -> None:
     os.replace(tmp, plain)
 
     # The export must reproduce the model itself before anything is built on it.
-    tok = _tokenizer(layout, 128)
-    ids, mask = _pad([e.ids for e in tok.encode_batch(_PROBE)])
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    feeds, mask = _probe(_tokenizer(layout, 128))
     with torch.no_grad():
         ref = model(**{n: torch.from_numpy(feeds[n]) for n in names}).last_hidden_state.numpy()
     ref = _pool(ref, mask, layout.pooling)
@@ -348,15 +349,58 @@ def _quantize(fp32: Path, out: Path) -> None:
 
 
 def _check(path: Path, feeds: dict, mask: np.ndarray, layout: Layout, ref: np.ndarray, what: str) -> None:
-    session = _session(path, 1)
-    wanted = {i.name for i in session.get_inputs()}
-    out = session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
-    cos = (normalize(_pool(out, mask, layout.pooling)) * normalize(ref)).sum(axis=1)
-    if float(cos.min()) < 0.9999:
-        raise ModelUnavailableError(f"the ONNX {what} does not reproduce the model (cosine {cos.min():.4f})")
+    cos = _cosine(_OrtRun(path, 1).run(feeds), mask, layout, ref)
+    if cos < 0.9999:
+        raise ModelUnavailableError(f"the ONNX {what} does not reproduce the model (cosine {cos:.4f})")
+
+
+def _cosine(hidden: np.ndarray, mask: np.ndarray, layout: Layout, ref: np.ndarray) -> float:
+    """The smallest cosine between pooled rows of `hidden` and the pooled reference rows."""
+    return float((normalize(_pool(hidden, mask, layout.pooling)) * normalize(ref)).sum(axis=1).min())
+
+
+def _probe(tokenizer, pad_id: int = 0) -> tuple[dict, np.ndarray]:
+    ids, mask = _pad([e.ids for e in tokenizer.encode_batch(_PROBE)], pad_id)
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}, mask
 
 
 # -- running ------------------------------------------------------------------------------------
+
+
+class _OrtRun:
+    """An ONNX Runtime session: `run(feeds)` gives the last hidden state (thread-safe)."""
+
+    def __init__(self, path: Path, threads: int, variant: str = "fp32") -> None:
+        self.session = _session(path, threads)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.dim = self.session.get_outputs()[0].shape[-1]
+        self.engine = f"onnxruntime {variant}"
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {k: feeds[k] for k in self.inputs})[0]
+
+
+def _openvino_run(path: Path, layout: Layout, tokenizer, pad_id: int, threads: int):
+    """OpenVINO on the export, once its vectors are known to match ONNX Runtime's (checked on first use)."""
+    from codequarry.embed.openvino_runtime import MIN_COSINE, OpenVinoRun
+
+    runner = OpenVinoRun(path, threads)
+    verdict = runner.verdict_path(path)
+    try:
+        cos = float(json.loads(verdict.read_text())["cosine_min"])
+    except (OSError, ValueError, KeyError, TypeError):  # not checked yet, or an unreadable verdict
+        feeds, mask = _probe(tokenizer, pad_id)
+        ref = _pool(_OrtRun(path, 1).run(feeds), mask, layout.pooling)
+        cos = _cosine(runner.run(feeds), mask, layout, ref)
+        try:
+            _atomic_write(verdict, json.dumps({"engine": runner.engine, "cosine_min": cos}))
+        except OSError:
+            pass  # a read-only cache only costs checking again next time
+    if cos < MIN_COSINE:
+        raise ModelUnavailableError(
+            f"OpenVINO ({runner.engine}) does not reproduce the model (cosine {cos:.5f}); use QUARRY_BACKEND=onnx"
+        )
+    return runner
 
 
 def _session(path: Path, threads: int):
@@ -428,10 +472,12 @@ def available(preset: Preset) -> bool:
 
 
 class OnnxEncoder:
-    """The Encoder protocol on onnxruntime: no torch import once the export exists."""
+    """The Encoder protocol on the ONNX export, run by ONNX Runtime or OpenVINO (`runtime`): no torch
+    import once the export exists."""
 
-    def __init__(self, preset: Preset, variant: str = "fp32", *, threads: int | None = None) -> None:
-        require("onnxruntime", "fast")
+    def __init__(self, preset: Preset, variant: str = "fp32", *, threads: int | None = None,
+                 runtime: str = "onnxruntime") -> None:
+        require("onnxruntime", "fast")  # OpenVINO's first run is checked against it, too
         folder = model_folder(preset)
         if folder is None:
             raise ModelUnavailableError(
@@ -444,12 +490,16 @@ class OnnxEncoder:
         self.max_tokens = min(preset.max_tokens, self.layout.max_seq_length or preset.max_tokens)
         self.path = ensure_export(preset.name, self.layout, variant)
         self.threads = threads or _cores()
-        self.session = _session(self.path, self.threads)
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.dim = int(self.session.get_outputs()[0].shape[-1] or preset.dim)
         self.tokenizer = _tokenizer(self.layout, self.max_tokens)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
+        if runtime == "openvino":
+            self.runner = _openvino_run(self.path, self.layout, self.tokenizer, self.pad_id, self.threads)
+        else:
+            self.runner = _OrtRun(self.path, self.threads, variant)
+        # What computes the vectors, for a user to see (`quarry index`): "onnxruntime fp32", "openvino bf16".
+        self.engine = self.runner.engine
+        self.dim = int(self.runner.dim or preset.dim)
 
     def _encode(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         if not texts:
@@ -464,7 +514,7 @@ class OnnxEncoder:
             idx = order[start : start + BATCH_SIZE]
             ids, mask = _pad([rows[i] for i in idx], self.pad_id)
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, {k: feeds[k] for k in self.inputs})[0]
+            hidden = self.runner.run(feeds)
             out[idx] = _pool(hidden, mask, self.layout.pooling)
             if progress:
                 progress(len(idx))

@@ -35,6 +35,7 @@ class SentenceTransformerEncoder:
             ) from exc
         self.preset = preset
         self.name = preset.name
+        self.engine = "torch"
         self.dim = embedding_dim(self.model)
         self.max_tokens = min(preset.max_tokens, int(self.model.max_seq_length or preset.max_tokens))
         self.model.max_seq_length = self.max_tokens

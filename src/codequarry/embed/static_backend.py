@@ -154,6 +154,7 @@ class StaticEncoder:
         self.preset = preset
         self.folder = folder
         self.name = preset.name
+        self.engine = "model2vec"
         self.dim = int(self.model.dim)
         self.max_tokens = preset.max_tokens
 

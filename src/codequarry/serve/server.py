@@ -99,7 +99,8 @@ def _shareable(encoder):
     from codequarry.embed.encoder import HashingEncoder
 
     onnx = sys.modules.get("codequarry.embed.onnx_backend")
-    # Pure numpy, or an ONNX Runtime session (thread-safe) with a tokenizer configured once at load.
+    # Pure numpy, or the ONNX export's runner (an ONNX Runtime session, or OpenVINO with one infer request
+    # per thread: both thread-safe) with a tokenizer configured once at load.
     if isinstance(encoder, HashingEncoder) or (onnx is not None and isinstance(encoder, onnx.OnnxEncoder)):
         return encoder
     return _OneAtATime(encoder)
