@@ -4,6 +4,10 @@ Options (issue 14), each against today's default (`minilm`, fp32 ONNX, max 256 t
 chunk embedded):
 
 * B `int8`: the `minilm-int8` preset (the same weights as int8 ONNX);
+* O `openvino`: the same fp32 export run by OpenVINO at its default precision for this CPU (bf16
+  where the CPU has bf16 matrix units, as this project's machine does) — what `auto` runs when
+  the `openvino` extra is installed; its slot is named `minilm-ov` here only so that its vectors
+  never mix with the baseline's;
 * C `seq128`: the encoder's maximum sequence cut to 128 tokens (its own model name,
   `minilm-seq128`, so its vectors never share a slot or cache rows with `minilm`'s);
 * D `nowin`: no vector for a window of a definition whose head is embedded already. A chunk
@@ -72,12 +76,12 @@ import semble_compare as sc  # noqa: E402  (its fixture loading and scoring, so 
 
 RULE = 0.005  # the issue's tolerance on nDCG@10
 OPTIONS = ("B", "C", "D", "E")
-LABELS = {"B": "int8", "C": "seq128", "D": "nowin", "E": "noprose", "W": "nowin-split", "P": "nowin-pieces",
+LABELS = {"B": "int8", "O": "openvino", "C": "seq128", "D": "nowin", "E": "noprose", "W": "nowin-split", "P": "nowin-pieces",
           "T": "notests", "X": "noexamples", "S": "noshims"}
 SKIPS = ("D", "E", "W", "P", "T", "X", "S")  # the options that leave chunks out (see skip_masks)
 # Vector sets: (ONNX variant, max tokens) → the model name its slot records.
 ENCODINGS = {("fp32", 256): "minilm", ("int8", 256): "minilm-int8", ("fp32", 128): "minilm-seq128",
-             ("int8", 128): "minilm-int8-seq128"}
+             ("int8", 128): "minilm-int8-seq128", ("ov", 256): "minilm-ov"}
 SHORT = 128
 
 
@@ -95,7 +99,8 @@ class Variant:
 
     @property
     def encoding(self) -> tuple[str, int]:
-        return ("int8" if "B" in self.options else "fp32", SHORT if "C" in self.options else 256)
+        engine = "ov" if "O" in self.options else "int8" if "B" in self.options else "fp32"
+        return (engine, SHORT if "C" in self.options else 256)
 
     @property
     def model(self) -> str:
@@ -109,6 +114,8 @@ class Variant:
 VARIANTS = [Variant(tuple(c)) for n in range(len(OPTIONS) + 1) for c in itertools.combinations(OPTIONS, n)]
 # D's two halves alone (see window_kinds), to see which one costs what D costs.
 VARIANTS += [Variant(("W",)), Variant(("P",)), Variant(("E", "P")), Variant(("B", "E", "P"))]
+# Another runtime for the same fp32 export, alone and with what the product leaves out (P).
+VARIANTS += [Variant(("O",)), Variant(("O", "P"))]
 # The path rules, alone and on top of what the product leaves out already (E+P).
 VARIANTS += [Variant(tuple(n.split("+"))) for n in ("T", "X", "S", "E+P+T", "E+P+X", "E+P+S",
                                                    "E+P+X+S", "E+P+T+X", "E+P+T+X+S")]
@@ -144,7 +151,7 @@ def encoder(encoding: tuple[str, int]):
 
         variant, tokens = encoding
         base = PRESETS["minilm-int8" if variant == "int8" else "minilm"]
-        enc = OnnxEncoder(base, variant)
+        enc = OnnxEncoder(base, "fp32", runtime="openvino") if variant == "ov" else OnnxEncoder(base, variant)
         if tokens != enc.max_tokens:  # what OnnxEncoder.__init__ does with a preset's max_tokens
             from codequarry.embed.onnx_backend import _tokenizer
 
@@ -309,8 +316,8 @@ def vector_file(work: Path, repo: str, model: str) -> Path:
     return work / "vectors" / f"{repo}.{model}.npz"
 
 
-def compute_vectors(repo: str, folder: Path, work: Path) -> dict:
-    """Per-text vectors of the three non-baseline encodings, saved as npz (hashes, vectors)."""
+def compute_vectors(repo: str, folder: Path, work: Path, wanted: set[tuple[str, int]]) -> dict:
+    """Per-text vectors of the `wanted` non-baseline encodings, saved as npz (hashes, vectors)."""
     from codequarry.store.db import IndexDB
 
     ids, chunks, hashes, texts = chunk_table(folder)
@@ -324,33 +331,34 @@ def compute_vectors(repo: str, folder: Path, work: Path) -> dict:
     hash_of = dict(zip(ids, hashes))
     base = {hash_of[i]: v for i, v in zip(base_ids.tolist(), base_vecs)}
     info = {"texts": len(order), "long_texts": sum(1 for h in order if tokens[h] > SHORT)}
-    for variant in ("int8", "fp32"):
-        for n_tok in (256, SHORT):
-            if (variant, n_tok) == ("fp32", 256):
-                continue
-            model = ENCODINGS[(variant, n_tok)]
-            path = vector_file(work, repo, model)
-            # Vectors are per text: what an earlier run (an older chunker) embedded is reused.
-            done = load_vectors(work, repo, model) if path.is_file() else {}
-            if all(h in done for h in order):
-                continue
-            # A text of at most SHORT tokens is the same input at either length: reuse its vector.
-            if n_tok == SHORT:
-                ref = base if variant == "fp32" else load_vectors(work, repo, ENCODINGS[(variant, 256)])
-                todo = [h for h in order if tokens[h] > SHORT and h not in done]
-                have = {h: done.get(h, ref[h]) for h in order if tokens[h] <= SHORT or h in done}
-            else:
-                todo = [h for h in order if h not in done]
-                have = {h: done[h] for h in order if h in done}
-            enc = encoder((variant, n_tok))
-            t = time.perf_counter()
-            vecs = enc.encode_passages([texts[h] for h in todo]) if todo else np.zeros((0, 384), np.float32)
-            secs = time.perf_counter() - t
-            have.update(zip(todo, vecs))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, hashes=np.array(order), vectors=np.stack([have[h] for h in order]).astype(np.float32))
-            info[model] = {"embedded": len(todo), "seconds": round(secs, 2)}
-            log(f"{repo}: {model} {len(todo)} texts in {secs:.1f}s")
+    # A SHORT encoding reuses its 256-token sibling's vectors, so that one comes first (dict order).
+    needed = set(wanted) | {(v, 256) for v, n in wanted if n == SHORT and v != "fp32"}
+    for variant, n_tok in ENCODINGS:
+        if (variant, n_tok) == ("fp32", 256) or (variant, n_tok) not in needed:
+            continue
+        model = ENCODINGS[(variant, n_tok)]
+        path = vector_file(work, repo, model)
+        # Vectors are per text: what an earlier run (an older chunker) embedded is reused.
+        done = load_vectors(work, repo, model) if path.is_file() else {}
+        if all(h in done for h in order):
+            continue
+        # A text of at most SHORT tokens is the same input at either length: reuse its vector.
+        if n_tok == SHORT:
+            ref = base if variant == "fp32" else load_vectors(work, repo, ENCODINGS[(variant, 256)])
+            todo = [h for h in order if tokens[h] > SHORT and h not in done]
+            have = {h: done.get(h, ref[h]) for h in order if tokens[h] <= SHORT or h in done}
+        else:
+            todo = [h for h in order if h not in done]
+            have = {h: done[h] for h in order if h in done}
+        enc = encoder((variant, n_tok))
+        t = time.perf_counter()
+        vecs = enc.encode_passages([texts[h] for h in todo]) if todo else np.zeros((0, 384), np.float32)
+        secs = time.perf_counter() - t
+        have.update(zip(todo, vecs))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, hashes=np.array(order), vectors=np.stack([have[h] for h in order]).astype(np.float32))
+        info[model] = {"embedded": len(todo), "seconds": round(secs, 2)}
+        log(f"{repo}: {model} {len(todo)} texts in {secs:.1f}s")
     return info
 
 
@@ -569,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         out["vectors"] = prev.get("vectors", {})
         for r in repos:
             folder = working_copy(cache, work, r.name)
-            info = compute_vectors(r.name, folder, work)
+            info = compute_vectors(r.name, folder, work, {v.encoding for v in variants})
             if len(info) > 2:  # something was embedded this run
                 out["vectors"][r.name] = info
         out["load"]["vectors_after"] = sc._uptime()

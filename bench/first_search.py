@@ -1,6 +1,6 @@
 """Time to first search: quarry's lexical phase against semble's whole index, side by side, per repository.
 
-    QUARRY_REPOS_DIR=/work/repos .venv/bin/python bench/first_search.py [--repo NAME ...] [--rounds 3]
+    QUARRY_REPOS_DIR=/work/repos .venv/bin/python bench/first_search.py [--repo NAME ...] [--rounds 3] [--complete]
 
 Every repository of the fixture (bench/fixtures/repos, both halves: this measures time, not
 quality), measured in one run, the two tools interleaved so they see the same machine load:
@@ -13,7 +13,10 @@ quality), measured in one run, the two tools interleaved so they see the same ma
   `quarry search QUERY`, the default mode, which answers lexically until vectors exist;
 * **in-process** (the library call alone, after imports): `SembleIndex.from_path` against
   `index_repository(background=True, spawn=False)` with the default model (its load runs alongside
-  the lexical phase, as in the product).
+  the lexical phase, as in the product);
+* with --complete, **complete hybrid** as well: `quarry index` in a new process (the default,
+  which returns once every vector is embedded, with the default model and runtime), against the
+  same semble process.
 
 Each figure is the median of --rounds rounds, in wall seconds and in CPU seconds (user + system,
 of the process and every process it waited for: quarry's parse workers count, the detached
@@ -97,6 +100,15 @@ def quarry_process(repo: Path, folder: Path, query: str) -> tuple[float, float, 
     return done - t, done - indexed, cpu
 
 
+def quarry_complete(repo: Path, folder: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) of a fresh `quarry index` that returns with every vector embedded."""
+    shutil.rmtree(folder, ignore_errors=True)
+    t, c = time.perf_counter(), _children_cpu()
+    subprocess.run([sys.executable, "-m", "codequarry.cli", "index", str(repo), "--index-dir", str(folder), "--json"],
+                   check=True, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t, _children_cpu() - c
+
+
 def semble_in_process(repo: Path, model: Path) -> tuple[float, float]:
     from semble import SembleIndex
 
@@ -129,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixtures", type=Path, default=FIXTURES)
     ap.add_argument("--repo", action="append", default=[], help="only this repository (repeatable)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--complete", action="store_true", help="also time complete hybrid (`quarry index`, waiting)")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "first_search.json")
     args = ap.parse_args(argv)
     os.environ["QUARRY_NO_SERVER"] = "1"
@@ -157,21 +170,30 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, cpu, files, chunks = quarry_in_process(repo.path, work / "lib")
                 m["quarry_lib"].append(seconds)
                 m["quarry_lib_cpu"].append(cpu)
+                if args.complete:
+                    for key, value in zip(("quarry_complete", "quarry_complete_cpu"),
+                                          quarry_complete(repo.path, work / "complete")):
+                        m[key].append(value)
             med = {k: round(statistics.median(v), 3) for k, v in m.items()}
             row = {"repo": repo.name, "language": repo.language, "files": files, "chunks": chunks, **med,
                    "load1": load()}
             for kind in ("proc", "lib"):
                 row[f"ratio_{kind}"] = round(med[f"quarry_{kind}"] / med[f"semble_{kind}"], 2)
                 row[f"ratio_{kind}_cpu"] = round(med[f"quarry_{kind}_cpu"] / med[f"semble_{kind}_cpu"], 2)
+            if args.complete:  # against the same semble process: index built and a query answered
+                row["ratio_complete"] = round(med["quarry_complete"] / med["semble_proc"], 2)
+                row["ratio_complete_cpu"] = round(med["quarry_complete_cpu"] / med["semble_proc_cpu"], 2)
             rows.append(row)
             print(f"{repo.name:24} process {row['quarry_proc']:5.2f}s vs {row['semble_proc']:5.2f}s "
                   f"({row['ratio_proc']:4.2f}x; cpu {row['ratio_proc_cpu']:4.2f}x)   in-process {row['quarry_lib']:5.2f}s "
                   f"vs {row['semble_lib']:5.2f}s ({row['ratio_lib']:5.2f}x; cpu {row['ratio_lib_cpu']:5.2f}x)   "
-                  f"load {row['load1']}", file=sys.stderr, flush=True)
+                  + (f"   complete {row['quarry_complete']:5.2f}s ({row['ratio_complete']:5.2f}x)" if args.complete else "")
+                  + f"   load {row['load1']}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    ratios = ("ratio_proc", "ratio_proc_cpu", "ratio_lib", "ratio_lib_cpu")
+    ratios = ("ratio_proc", "ratio_proc_cpu", "ratio_lib", "ratio_lib_cpu") + (
+        ("ratio_complete", "ratio_complete_cpu") if args.complete else ())
     summary = {k: {"median": round(statistics.median(r[k] for r in rows), 2), "max": max(r[k] for r in rows),
                    "over_2x": [r["repo"] for r in rows if r[k] > 2]} for k in ratios}
     print("\n| repository | chunks | first answer, process: quarry / semble (wall) | ratio | CPU ratio "
@@ -181,13 +203,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['repo']} | {r['chunks']:,} | {r['quarry_proc']:.2f} / {r['semble_proc']:.2f} s | "
               f"{r['ratio_proc']:.2f}× | {r['ratio_proc_cpu']:.2f}× | {r['quarry_lib']:.2f} / {r['semble_lib']:.2f} s | "
               f"{r['ratio_lib']:.2f}× | {r['ratio_lib_cpu']:.2f}× |")
+    if args.complete:
+        print("\n| repository | complete hybrid, process: quarry / semble (wall) | ratio | CPU ratio |")
+        print("|---|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['repo']} | {r['quarry_complete']:.2f} / {r['semble_proc']:.2f} s | {r['ratio_complete']:.2f}× | "
+                  f"{r['ratio_complete_cpu']:.2f}× |")
+        print(f"| **all** | {sum(r['quarry_complete'] for r in rows):.1f} / {sum(r['semble_proc'] for r in rows):.1f} s | | |")
     for k, label in (("ratio_proc", "process, wall"), ("ratio_proc_cpu", "process, CPU"),
-                     ("ratio_lib", "in-process, wall"), ("ratio_lib_cpu", "in-process, CPU")):
+                     ("ratio_lib", "in-process, wall"), ("ratio_lib_cpu", "in-process, CPU"),
+                     ("ratio_complete", "complete hybrid, wall"), ("ratio_complete_cpu", "complete hybrid, CPU")):
+        if k not in summary:
+            continue
         s = summary[k]
         print(f"{label}: median ratio {s['median']}×, max {s['max']}×, above 2×: {', '.join(s['over_2x']) or 'none'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "rounds": args.rounds,
+        "complete": args.complete,
         "load1_before": load_before, "load1_after": load(), "cpus": os.cpu_count(), "rows": rows,
         "summary": summary}, indent=1))
     print(f"wrote {args.out}")

@@ -1,7 +1,7 @@
 """Progressive indexing: how soon a fresh index answers, and how search behaves while it embeds.
 
-    QUARRY_REPOS_DIR=/work/repos python bench/progressive.py [--repos jinja2,echo] [--model minilm]
-        [--baseline /work/main/src]
+    QUARRY_REPOS_DIR=/work/repos python bench/progressive.py [--repos jinja2,echo | --repos all]
+        [--model minilm] [--baseline /work/main/src] [--no-search]
 
 Per repository (read in place; the index goes to bench/out/progressive-<repo>/, rebuilt each run):
 
@@ -12,7 +12,12 @@ Per repository (read in place; the index goes to bench/out/progressive-<repo>/, 
 * meanwhile it runs hybrid searches in a loop over a few queries with one long-lived Searcher (which
   follows each committed batch): p50/p95 latency during embedding, and how many answered;
 * optionally (--baseline SRC) the same one-shot index with another checkout's source (say the main
-  branch before progressive indexing), for the time a first search used to wait.
+  branch before progressive indexing), for the time a first search used to wait, and the ratio
+  complete hybrid / baseline (median and max over the repositories). The two alternate which runs
+  first from one repository to the next, so neither always finds the other's files in the page cache.
+
+`--repos all` takes every repository of the fixture (bench/fixtures/repos/*.json, both halves: this
+measures time, not quality).
 
 Prints one table and writes bench/out/progressive.json, with the 1-minute load average (the machine is
 shared, so figures move with it).
@@ -131,35 +136,55 @@ def run_baseline(repo: Path, model: str, src: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repos", default="jinja2,echo")
+    ap.add_argument("--repos", default="jinja2,echo", help="comma-separated names, or `all` (the whole fixture)")
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--baseline", type=Path, default=None, help="src folder of a checkout to time one-shot")
     ap.add_argument("--no-search", action="store_true",
                     help="no searches during embedding (complete-hybrid time alone, comparable with --baseline)")
     ap.add_argument("--baseline-model", default=None, help="the baseline's model (default: --model), e.g. the "
                     "default of that checkout when the default has changed since")
+    ap.add_argument("--out", type=Path, default=OUT / "progressive.json")
     args = ap.parse_args()
     repos_dir = Path(os.environ.get("QUARRY_REPOS_DIR", "/work/repos"))
     OUT.mkdir(parents=True, exist_ok=True)
     src = ROOT / "src"
     rows = []
-    for name in args.repos.split(","):
+    names = args.repos.split(",")
+    if args.repos == "all":
+        names = sorted(p.stem for p in (ROOT / "bench" / "fixtures" / "repos").glob("*.json")
+                       if (repos_dir / p.stem).is_dir())
+    for i, name in enumerate(names):
+        base_model = args.baseline_model or args.model
+        before = None
+        if args.baseline and i % 2:
+            before = run_baseline(repos_dir / name, base_model, args.baseline)
         row = run_progressive(repos_dir / name, args.model, src, searching=not args.no_search)
         if args.baseline:
-            row["baseline_model"] = args.baseline_model or args.model
-            row["baseline_first_search_s"] = run_baseline(repos_dir / name, row["baseline_model"], args.baseline)
+            if before is None:
+                before = run_baseline(repos_dir / name, base_model, args.baseline)
+            row["baseline_model"], row["baseline_first_search_s"] = base_model, before
+            row["complete_over_baseline"] = round(row["complete_hybrid_s"] / before, 3)
         rows.append(row)
         print(f"[{time.strftime('%H:%M:%S')} load {load()}] {row}", file=sys.stderr, flush=True)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": args.model,
               "searching": not args.no_search,
               "cores": len(os.sched_getaffinity(0)), "uptime": uptime, "rows": rows}
-    (OUT / "progressive.json").write_text(json.dumps(result, indent=2) + "\n")
+    ratios = [r["complete_over_baseline"] for r in rows if "complete_over_baseline" in r]
+    if ratios:
+        result["complete_over_baseline"] = {"median": round(statistics.median(ratios), 3), "max": max(ratios),
+                                            "repos": len(ratios)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     cols = ["repo", "files", "chunks", "first_search_s", "complete_hybrid_s", "baseline_first_search_s",
-            "p50_ms_during_embedding", "p95_ms_during_embedding", "searches_during_embedding", "load_before"]
+            "complete_over_baseline", "p50_ms_during_embedding", "p95_ms_during_embedding",
+            "searches_during_embedding", "load_before"]
     print(" | ".join(cols))
     for r in rows:
         print(" | ".join(str(r.get(c, "-")) for c in cols))
+    if ratios:
+        print(f"complete hybrid / baseline: median {result['complete_over_baseline']['median']}, "
+              f"max {result['complete_over_baseline']['max']} over {len(ratios)} repositories")
     print(f"{result['date']}, {args.model}, {result['cores']} cores; {uptime}")
 
 

@@ -7,15 +7,18 @@ machines are shared):
 
 * throughput: ~600 real functions from the CPython stdlib (chunked by
   codequarry.chunk, embedded as the indexer embeds them: chunk_text, max 256
-  tokens, length-sorted batches) through torch fp32, ONNX fp32, ONNX int8 and
+  tokens, length-sorted batches) through torch fp32, ONNX Runtime fp32, ONNX
+  Runtime int8, the fp32 export on OpenVINO (bf16 where the CPU has bf16 units) and
   the static `fast` preset: chunks/s and tokens/s (MiniLM tokens after
   truncation, the same count for every encoder), best of --repeats.
 * cosqa: dense nDCG@10 on the CoSQA test split for ONNX fp32 (= torch),
-  int8 and fast; corpus vectors are cached in the user cache.
+  OpenVINO, int8 and fast (reported, never tuned on); corpus vectors are cached
+  under bench/out.
 * index: a ~20k-chunk index of CPython Lib/ (tests, encodings, idlelib and
-  other bulk excluded) with two slots, `fast` (default) and `int8`; built once
-  into bench/out/speed-cpython and reused.
-* cold: `quarry search` wall time in a new process per slot, no server.
+  other bulk excluded) with three slots, `fast` (default), `int8` and `minilm`;
+  built once into bench/out/speed-cpython and reused.
+* cold: `quarry search` wall time in a new process per slot, no server; the
+  `minilm` slot once per runtime (QUARRY_BACKEND=openvino and onnx).
 * warm: a `quarry serve` process; client-side latency p50/p95 of try_search,
   and the wall time of a fresh process doing the CLI's warm path.
 * reindex: append a function to one file, `quarry index` in a new process
@@ -108,8 +111,21 @@ def _encoders():
         ("torch fp32", lambda: load_encoder("minilm", backend="torch")),
         ("onnx fp32", lambda: load_encoder("minilm", backend="onnx")),
         ("onnx int8", lambda: load_encoder("minilm-int8")),
+        ("openvino", lambda: load_encoder("minilm", backend="openvino")),
+        ("openvino f32", _openvino_f32),
         ("fast (model2vec)", lambda: load_encoder("fast")),
     ]
+
+
+def _openvino_f32():
+    """The OpenVINO encoder held to f32: what a CPU without bf16 units runs."""
+    from codequarry.embed import load_encoder
+    from codequarry.embed.openvino_runtime import OpenVinoRun
+
+    enc = load_encoder("minilm", backend="openvino")
+    enc.runner = OpenVinoRun(enc.path, enc.threads, precision="f32")
+    enc.engine = enc.runner.engine
+    return enc
 
 
 def throughput(texts: list[str], repeats: int) -> dict:
@@ -139,6 +155,7 @@ def throughput(texts: list[str], repeats: int) -> dict:
             "median_chunks_per_s": round(len(texts) / statistics.median(times), 1),
             "load_s": round(load_s, 2), "load_avg": loads, "cpu_share": shares, "dim": enc.dim,
         }
+        rows[name]["engine"] = getattr(enc, "engine", name)
         log(f"{name}: {rows[name]['chunks_per_s']} chunks/s (best of {repeats}), load {loads}")
         del enc
     cos = lambda a, b: (vecs[a] * vecs[b]).sum(axis=1)  # noqa: E731
@@ -146,6 +163,8 @@ def throughput(texts: list[str], repeats: int) -> dict:
         "onnx_fp32_vs_torch_min_cos": float(cos("onnx fp32", "torch fp32").min()),
         "int8_vs_fp32_min_cos": float(cos("onnx int8", "onnx fp32").min()),
         "int8_vs_fp32_mean_cos": float(cos("onnx int8", "onnx fp32").mean()),
+        "openvino_vs_fp32_min_cos": float(cos("openvino", "onnx fp32").min()),
+        "openvino_vs_fp32_mean_cos": float(cos("openvino", "onnx fp32").mean()),
     }
     return {"texts": len(texts), "tokens": tokens, "mean_tokens": round(tokens / len(texts), 1),
             "max_tokens": 256, "rows": rows, "agreement": {k: round(v, 5) for k, v in agree.items()},
@@ -169,12 +188,13 @@ def cosqa() -> dict:
     qids = list(ds.queries)
     lex = {qid: lexical.search(ds.queries[qid], 100) for qid in qids}
     out = {}
-    for label, model, backend in (("onnx fp32", "minilm", "onnx"), ("onnx int8", "minilm-int8", None),
-                                  ("fast (model2vec)", "fast", None)):
+    for label, model, backend in (("onnx fp32", "minilm", "onnx"), ("openvino", "minilm", "openvino"),
+                                  ("onnx int8", "minilm-int8", None), ("fast (model2vec)", "fast", None)):
         enc = load_encoder(model, backend=backend)
         t0 = time.perf_counter()
-        # A folder of our own: the shared cache may hold "minilm" rows made by torch.
-        corpus, info = cached_passage_embeddings(enc, ds.corpus_ids, ds.corpus_texts, folder=OUT / "embeddings")
+        # Folders of our own: the shared cache keys rows by model name, whichever runtime made them.
+        folder = OUT / ("embeddings-openvino" if backend == "openvino" else "embeddings")
+        corpus, info = cached_passage_embeddings(enc, ds.corpus_ids, ds.corpus_texts, folder=folder)
         q = enc.encode_queries([ds.queries[i] for i in qids])
         scores = q @ corpus.T
         top = np.argsort(-scores, axis=1)[:, :100]
@@ -196,8 +216,9 @@ def cosqa() -> dict:
     means, _, _ = evaluate_run({q: [ds.corpus_ids[j] for j in r] for q, r in lex_run.items()}, ds.qrels)
     out["lexical_ndcg@10"] = round(means["ndcg@10"], 4)
     for mode in ("dense", "hybrid"):
-        out[f"int8_minus_fp32_{mode}_ndcg@10"] = round(
-            out["onnx int8"][f"{mode}_ndcg@10"] - out["onnx fp32"][f"{mode}_ndcg@10"], 4)
+        for name, label in (("int8", "onnx int8"), ("openvino", "openvino")):
+            out[f"{name}_minus_fp32_{mode}_ndcg@10"] = round(
+                out[label][f"{mode}_ndcg@10"] - out["onnx fp32"][f"{mode}_ndcg@10"], 4)
     out["queries"], out["corpus"] = len(ds.queries), len(ds.corpus_ids)
     return out
 
@@ -205,7 +226,9 @@ def cosqa() -> dict:
 # -- the 20k-chunk index -----------------------------------------------------------------------
 
 REPO = OUT / "speed-cpython"
-SLOTS = {"default": "fast", "int8": "minilm-int8"}
+SLOTS = {"default": "fast", "int8": "minilm-int8", "minilm": "minilm"}
+# The runtimes a cold `minilm` search is timed on (QUARRY_BACKEND), to see what each costs at start-up.
+COLD_RUNTIMES = ("openvino", "onnx")
 
 
 def build_index() -> dict:
@@ -238,15 +261,18 @@ def _quarry(*args: str, env: dict | None = None) -> tuple[float, subprocess.Comp
 
 def cold(repeats: int) -> dict:
     out = {}
-    for slot in SLOTS:
+    runs = [(slot, None) for slot in SLOTS if slot != "minilm"] + [("minilm", r) for r in COLD_RUNTIMES]
+    for slot, runtime in runs:
         walls = []
         for i in range(repeats):
-            wall, proc = _quarry("search", QUERIES[i % len(QUERIES)], "--slot", slot, "--json", "-k", "10")
+            wall, proc = _quarry("search", QUERIES[i % len(QUERIES)], "--slot", slot, "--json", "-k", "10",
+                                 env={"QUARRY_BACKEND": runtime} if runtime else None)
             assert json.loads(proc.stdout), "no results"
             walls.append(wall)
-        out[slot] = {"model": SLOTS[slot], "best_s": round(min(walls), 3), "median_s": round(statistics.median(walls), 3),
-                     "load_avg": load()}
-        log(f"cold search {slot}: {out[slot]}")
+        key = f"{slot} ({runtime})" if runtime else slot
+        out[key] = {"model": SLOTS[slot], "best_s": round(min(walls), 3), "median_s": round(statistics.median(walls), 3),
+                    "load_avg": load()}
+        log(f"cold search {key}: {out[key]}")
     # The floor: a Python that imports the CLI and exits.
     walls = [_quarry("--version")[0] for _ in range(repeats)]
     out["cli_startup_floor_s"] = round(min(walls), 3)
@@ -360,10 +386,12 @@ def table(res: dict) -> str:
     if q:
         lines.append(f"CoSQA test ({q['queries']} queries, {q['corpus']} functions), dense")
         lines.append(f"  {'encoder':<18}{'dense nDCG@10':>14}{'hybrid nDCG@10':>16}")
-        for name in ("onnx fp32", "onnx int8", "fast (model2vec)"):
+        for name in ("onnx fp32", "openvino", "onnx int8", "fast (model2vec)"):
             lines.append(f"  {name:<18}{q[name]['dense_ndcg@10']:>14.4f}{q[name]['hybrid_ndcg@10']:>16.4f}")
         lines.append(f"  lexical only: {q['lexical_ndcg@10']:.4f}; int8 - fp32: dense "
-                     f"{q['int8_minus_fp32_dense_ndcg@10']:+.4f}, hybrid {q['int8_minus_fp32_hybrid_ndcg@10']:+.4f}")
+                     f"{q['int8_minus_fp32_dense_ndcg@10']:+.4f}, hybrid {q['int8_minus_fp32_hybrid_ndcg@10']:+.4f}; "
+                     f"openvino - fp32: dense {q['openvino_minus_fp32_dense_ndcg@10']:+.4f}, "
+                     f"hybrid {q['openvino_minus_fp32_hybrid_ndcg@10']:+.4f}")
     for key, title in (("index", "index build"), ("cold", "cold search (new process)"),
                        ("warm", "warm server"), ("reindex", "re-index after a one-file edit")):
         if res.get(key):
