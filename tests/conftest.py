@@ -17,6 +17,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("QUARRY_MODEL", raising=False)
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """The session's cache folder for module-scoped model fixtures, which run before `_isolated_cache`:
+    the same folder, set by hand, so the ONNX export made once serves every model test."""
+    folder = tmp_path_factory.getbasetemp() / "cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QUARRY_CACHE_DIR", str(folder))
+        yield folder
+
+
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     for rel, content in files.items():
         p = root / rel

@@ -17,27 +17,9 @@ from codequarry.embed import load_encoder
 from codequarry.embed.presets import PRESETS
 from codequarry.errors import ModelUnavailableError, QuarryError, UserInputError
 
+from tests.model_texts import MODEL_TEXTS as TEXTS
+
 pytestmark = pytest.mark.model
-
-TEXTS = [
-    "def read_config(path):\n    with open(path) as fh:\n        return json.load(fh)",
-    "how to sort a dict by value",
-    "class UploadStore:\n    '''Keeps uploaded blobs on disk.'''\n    def open(self, path):\n        return open(path)",
-    "x",
-    "",
-    "naïve café — 数据 ∑ emoji 🎉",
-    # Longer than the 256-token window: truncation must match too.
-    "def long_function(a, b):\n" + "    total = compute_something(a, b) + other_value\n" * 120,
-]
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    # Module fixtures run before conftest's per-test cache isolation: point at the same folder by hand.
-    folder = tmp_path_factory.getbasetemp() / "cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("QUARRY_CACHE_DIR", str(folder))
-        yield folder
 
 
 @pytest.fixture(scope="module")

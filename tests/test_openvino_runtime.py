@@ -14,25 +14,10 @@ import pytest
 from codequarry.embed import load_encoder
 from codequarry.errors import MissingExtraError, ModelUnavailableError, UserInputError
 
+from tests.model_texts import MODEL_TEXTS as TEXTS
+
 pytest.importorskip("openvino")
 pytestmark = pytest.mark.model
-
-TEXTS = [
-    "def read_config(path):\n    with open(path) as fh:\n        return json.load(fh)",
-    "how to sort a dict by value",
-    "x",
-    "",
-    "naïve café — 数据 ∑ emoji 🎉",
-    "def long_function(a, b):\n" + "    total = compute_something(a, b) + other_value\n" * 120,
-]
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.getbasetemp() / "cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("QUARRY_CACHE_DIR", str(folder))
-        yield folder
 
 
 @pytest.fixture(scope="module")
