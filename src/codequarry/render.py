@@ -81,4 +81,5 @@ def print_stats(stats, console: Console | None = None) -> None:
         + (f" ({printable_line(s.engine)})" if s.engine else "") + f", reused {s.reused}"
         + (f"; {s.lexical_only} searched lexically only (pieces of long containers)" if s.lexical_only else "")
     )
-    console.print(out)
+    # One line per fact, never folded at 80 columns: piped output is read by grep and scripts.
+    console.print(out, soft_wrap=True)
