@@ -5,6 +5,8 @@ these tests run it on OpenVINO and hold the vectors to ONNX Runtime's and senten
 """
 
 import json
+import os
+import subprocess
 import sys
 import threading
 
@@ -133,3 +135,22 @@ def test_queries_from_several_threads_at_once_match_one_at_a_time(ov):
     assert not errors
     for q in queries:
         assert np.allclose(got[q], alone[q], atol=1e-6)
+
+
+def test_openvino_is_imported_without_its_usage_telemetry(ov, cache):
+    # `import openvino` alone would send a Google Analytics event from a forked process (opt-out
+    # telemetry of its model converter); a code search tool must neither phone home nor fork here.
+    code = (
+        "import os, sys\n"
+        "forks = []\n"
+        "real = os.fork\n"
+        "os.fork = lambda: (forks.append(1), real())[1]\n"
+        "from codequarry.embed import load_encoder\n"
+        "e = load_encoder('minilm', backend='openvino'); e.encode_queries(['open a file'])\n"
+        "print(e.engine.split()[0], len(forks), 'openvino_telemetry' in sys.modules,\n"
+        "      'openvino.tools.ovc.telemetry_stub' in sys.modules)\n"
+    )
+    env = {**os.environ, "QUARRY_CACHE_DIR": str(cache)}
+    env.pop("CI", None)  # the telemetry stays quiet in CI on its own; test what a user's machine does
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["openvino", "0", "False", "True"], out.stderr

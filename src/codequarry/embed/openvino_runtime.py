@@ -9,10 +9,16 @@ and share its embedding cache and slots. A CPU without those units runs f32 (96 
 Each (OpenVINO version, precision, export) is checked once against ONNX Runtime on probe texts,
 and the verdict is kept beside the export (`verdict_path`); compiled kernels are cached there too,
 which halves start-up (0.15 s instead of 0.3 s) for a one-query `quarry search`.
+
+`import openvino` also imports its model converter, which sends a usage event to Google Analytics
+from a forked process unless the user has opted out. codequarry imports OpenVINO with that
+telemetry package hidden, so the converter falls back to its own no-op stub: nothing leaves the
+machine, and nothing forks beside the threads of a running index.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -24,13 +30,27 @@ from codequarry.errors import ModelUnavailableError, require
 MIN_COSINE = 0.9999
 
 
+def import_openvino():
+    """The `openvino` module, imported without its usage telemetry (see the module's docstring)."""
+    if sys.modules.get("openvino") is not None:
+        return sys.modules["openvino"]
+    hidden = "openvino_telemetry" not in sys.modules
+    if hidden:
+        sys.modules["openvino_telemetry"] = None  # `import openvino_telemetry` now raises ImportError
+    try:
+        return require("openvino", "openvino")
+    finally:
+        if hidden and sys.modules.get("openvino_telemetry", False) is None:
+            del sys.modules["openvino_telemetry"]
+
+
 class OpenVinoRun:
     """A compiled ONNX graph: `run(feeds)` gives the last hidden state. Safe on several threads
     (one infer request per thread), like an ONNX Runtime session."""
 
     def __init__(self, path: Path, threads: int, precision: str | None = None) -> None:
         """`precision` ("f32", "bf16") overrides OpenVINO's choice for the CPU; bench/speed.py times f32."""
-        ov = require("openvino", "openvino")
+        ov = import_openvino()
         from codequarry.embed.onnx_backend import one_line
 
         self.version = ov.__version__.split("-")[0]
