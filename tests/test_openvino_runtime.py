@@ -148,9 +148,9 @@ def test_openvino_is_imported_without_its_usage_telemetry(ov, cache):
         "from codequarry.embed import load_encoder\n"
         "e = load_encoder('minilm', backend='openvino'); e.encode_queries(['open a file'])\n"
         "print(e.engine.split()[0], len(forks), 'openvino_telemetry' in sys.modules,\n"
-        "      'openvino.tools.ovc.telemetry_stub' in sys.modules)\n"
+        "      'openvino.tools.ovc' in sys.modules)\n"
     )
     env = {**os.environ, "QUARRY_CACHE_DIR": str(cache)}
     env.pop("CI", None)  # the telemetry stays quiet in CI on its own; test what a user's machine does
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["openvino", "0", "False", "True"], out.stderr
+    assert out.stdout.split() == ["openvino", "0", "False", "False"], out.stderr
