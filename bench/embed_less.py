@@ -4,10 +4,8 @@ Options (issue 14), each against today's default (`minilm`, fp32 ONNX, max 256 t
 chunk embedded):
 
 * B `int8`: the `minilm-int8` preset (the same weights as int8 ONNX);
-* O `openvino`: the same fp32 export run by OpenVINO at its default precision for this CPU (bf16
-  where the CPU has bf16 matrix units, as this project's machine does) — what `auto` runs when
-  the `openvino` extra is installed; its slot is named `minilm-ov` here only so that its vectors
-  never mix with the baseline's;
+* O `openvino`: the fp32 export on OpenVINO at its default precision (bf16 on this CPU), what `auto`
+  runs with the `openvino` extra; slot model `minilm-ov` here, so its vectors never mix with A's;
 * C `seq128`: the encoder's maximum sequence cut to 128 tokens (its own model name,
   `minilm-seq128`, so its vectors never share a slot or cache rows with `minilm`'s);
 * D `nowin`: no vector for a window of a definition whose head is embedded already. A chunk
