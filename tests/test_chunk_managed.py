@@ -289,3 +289,34 @@ def test_a_parse_past_its_time_budget_costs_the_file_its_definitions_not_the_run
     monkeypatch.setattr(languages, "PARSE_SECONDS", 2.0)
     after = chunk_file("src/Ok.kt", "class Ok {\n    fun get(): Int = 1\n}\n")
     assert [(c.kind, c.qualname) for c in after] == [("class", "Ok"), ("method", "Ok.get")]
+
+
+# A conditional inside a parameter list: tree-sitter-c-sharp reads it with an error, and the repair
+# (blanking the `#if` lines) gives a cleaner tree; the damaged one still holds every definition.
+CSHARP_CONDITIONAL_PARAMETER = (
+    "class Store\n{\n    public void Get()\n    {\n        var x = 1;\n    }\n\n    public void Put(int a\n"
+    "#if TRACE\n        , int b\n#endif\n    )\n    {\n    }\n}\n"
+)
+
+
+def test_a_repair_whose_parse_runs_out_of_time_keeps_the_files_own_tree(monkeypatch):
+    import dataclasses
+
+    from codequarry.chunk import definitions, languages
+
+    def shape(chunks):
+        return [(c.kind, c.qualname, c.line_start, c.line_end) for c in chunks]
+
+    with monkeypatch.context() as m:  # what the file's own (damaged) tree gives, with no repair at all
+        m.setitem(definitions.SPECS, "csharp", dataclasses.replace(definitions.SPECS["csharp"], repair=None))
+        unrepaired = shape(chunk_file("Store.cs", CSHARP_CONDITIONAL_PARAMETER))
+    tried = []
+
+    def repair_times_out(lang, data):  # only the repair's parse comes here; the file's own goes through parse()
+        tried.append(lang)
+        raise languages.ParseTimeout(f"{lang}: no parse within 0.0 s")
+
+    monkeypatch.setattr(definitions, "parse_bytes", repair_times_out)
+    got = shape(chunk_file("Store.cs", CSHARP_CONDITIONAL_PARAMETER))
+    assert tried == ["csharp"] and got == unrepaired
+    assert [q for k, q, *_ in got if k != "window"] == ["Store", "Store.Get", "Store.Put"]

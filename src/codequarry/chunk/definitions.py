@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from .languages import nodes_of, parse, parse_bytes
+from .languages import ParseTimeout, nodes_of, parse, parse_bytes
 from .specs import SPECS, LangSpec, Rule, strip_generics, text
 
 MAX_SIGNATURE = 200
@@ -140,7 +140,10 @@ def _repaired(lang: str, spec: LangSpec, data: bytes, root: Node) -> Node:
     fixed = spec.repair(data)
     if fixed == data or len(fixed) != len(data):  # a repair that moved offsets would misplace everything
         return root
-    other = parse_bytes(lang, fixed).root_node
+    try:
+        other = parse_bytes(lang, fixed).root_node
+    except ParseTimeout:  # the repair is a second chance; the file's own tree stands
+        return root
     return other if _damage(other) < _damage(root) else root
 
 
