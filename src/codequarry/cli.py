@@ -213,14 +213,12 @@ def slot_list(repo, index_dir, as_json) -> None:
     if as_json:
         click.echo(json.dumps(slots, indent=2))
         return
+    from codequarry.render import fresh_slot_state
     from codequarry.terminal import printable_line
 
     for s in slots:
         mark = "*" if s["default"] else " "
-        state = "stale: run quarry index --slot " + s["name"] if s["stale"] else "up to date"
-        vectors, chunks = db.coverage(s)
-        if vectors < chunks and not s["stale"]:
-            state += f"; vectors for {vectors:,} of {chunks:,} chunks ('quarry index' embeds the rest)"
+        state = "stale: run quarry index --slot " + s["name"] if s["stale"] else fresh_slot_state(*db.coverage(s))
         dim = f"{s['truncate_dim']}/{s['dim']}" if s["truncate_dim"] else s["dim"]
         click.echo(printable_line(f"{mark} {s['name']:<16} {s['model']:<24} dim={dim}  {state}"))
 

@@ -423,9 +423,9 @@ def _embed(db: IndexDB, encoder: Encoder, model_name: str, text_format: str, mis
         found = db.chunks_by_id(cid for cid, _ in part)
         texts.update((h, chunk_text(found[cid], text_format)) for cid, h in part)
     order = sorted(texts, key=lambda h: len(texts[h]))  # length-sorted batches pad least
-    if order and encoder is None:
-        encoder = loader.get()
     if order:
+        if encoder is None:
+            encoder = loader.get()
         stats.engine = getattr(encoder, "engine", "")
     last = time.monotonic()
     label = f"Embedding with {model_name}" + (f" ({stats.engine})" if stats.engine else "")

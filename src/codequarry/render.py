@@ -19,6 +19,13 @@ SNIPPET_LINES = 8
 _LEXERS = {"shell": "bash", "cpp": "cpp", "tsx": "tsx", "sql": "sql", "markdown": "markdown"}
 
 
+def fresh_slot_state(vectors: int, chunks: int) -> str:
+    """How `quarry status` and `quarry slot list` describe a slot that is not stale."""
+    if vectors < chunks:
+        return f"up to date; vectors for {vectors:,} of {chunks:,} chunks ('quarry index' embeds the rest)"
+    return "up to date"
+
+
 def print_results(results: list[SearchResult], query: str, console: Console | None = None) -> None:
     console = console or Console()
     if not results:

@@ -155,11 +155,11 @@ def status_command(no_walk, repo, index_dir, as_json) -> None:
     _say(f"index       {st.index_dir}  ({st.index_bytes / 1e6:.1f} MB)")
     _say(f"files       {st.files}")
     _say(f"chunks      {st.chunks}  ({langs})")
+    from codequarry.render import fresh_slot_state
+
     for s in st.slots:
         mark = "*" if s.default else " "
-        state = "stale" if s.stale else "up to date"
-        if not s.stale and s.vectors < st.chunks:
-            state += f"; vectors for {s.vectors:,} of {st.chunks:,} chunks ('quarry index' embeds the rest)"
+        state = "stale" if s.stale else fresh_slot_state(s.vectors, st.chunks)
         _say(f"slot      {mark} {s.name}  {s.model}  dim={s.dim}  {state}")
     _say(f"last run    {st.last_run or 'unknown'}")
     _say("call edges  " + (", ".join(f"{k} {v}" for k, v in st.edges) or "none"))
