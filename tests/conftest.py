@@ -27,6 +27,14 @@ def cache(tmp_path_factory):
         yield folder
 
 
+@pytest.fixture(scope="module")
+def fp32(cache):
+    """The packaged MiniLM on ONNX Runtime fp32: the reference the other runtimes are held to."""
+    from codequarry.embed import load_encoder
+
+    return load_encoder("minilm", backend="onnx")
+
+
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     for rel, content in files.items():
         p = root / rel

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def fp32(cache):
-    return load_encoder("minilm", backend="onnx")
-
-
-@pytest.fixture(scope="module")
 def int8(cache, fp32):
     return load_encoder("minilm-int8")
 

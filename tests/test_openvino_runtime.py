@@ -23,12 +23,7 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def ort(cache):
-    return load_encoder("minilm", backend="onnx")
-
-
-@pytest.fixture(scope="module")
-def ov(cache, ort):
+def ov(cache, fp32):
     return load_encoder("minilm", backend="openvino")
 
 
@@ -37,10 +32,10 @@ def _verdict(encoder):
     return found
 
 
-def test_openvino_reproduces_onnx_runtime_and_sentence_transformers(ov, ort, cache):
-    assert ov.engine in ("openvino bf16", "openvino f32") and ort.engine == "onnxruntime fp32"
-    assert (ov.name, ov.dim, ov.max_tokens) == (ort.name, ort.dim, ort.max_tokens)
-    got, want = ov.encode_passages(TEXTS), ort.encode_passages(TEXTS)
+def test_openvino_reproduces_onnx_runtime_and_sentence_transformers(ov, fp32, cache):
+    assert ov.engine in ("openvino bf16", "openvino f32") and fp32.engine == "onnxruntime fp32"
+    assert (ov.name, ov.dim, ov.max_tokens) == (fp32.name, fp32.dim, fp32.max_tokens)
+    got, want = ov.encode_passages(TEXTS), fp32.encode_passages(TEXTS)
     assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cos = (got * want).sum(axis=1)
     # bf16 measured min 0.99994 over 600 dev code texts; a wrong graph or input mapping is far below.
@@ -48,7 +43,7 @@ def test_openvino_reproduces_onnx_runtime_and_sentence_transformers(ov, ort, cac
     reference = load_encoder("minilm", backend="torch").encode_passages(TEXTS)
     assert (got * reference).sum(axis=1).min() >= 0.999
     q = ["read a json config file"]
-    assert float((ov.encode_queries(q) * ort.encode_queries(q)).sum()) >= 0.9995
+    assert float((ov.encode_queries(q) * fp32.encode_queries(q)).sum()) >= 0.9995
 
 
 def test_the_first_load_checks_against_onnx_runtime_once_and_remembers(ov):
@@ -85,7 +80,7 @@ def test_an_unreadable_verdict_is_checked_again(ov):
         path.write_text(kept)
 
 
-def test_without_openvino_auto_uses_onnx_runtime_and_asking_for_it_names_the_extra(ort, monkeypatch):
+def test_without_openvino_auto_uses_onnx_runtime_and_asking_for_it_names_the_extra(fp32, monkeypatch):
     monkeypatch.delenv("QUARRY_BACKEND", raising=False)
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
     import importlib.util
