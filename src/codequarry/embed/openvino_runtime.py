@@ -1,14 +1,16 @@
 """OpenVINO as the runtime of the ONNX export: the same graph, faster on CPU.
 
 On a CPU with bf16 matrix units (Intel AMX or AVX512-BF16) OpenVINO runs the fp32 graph in
-bf16 by default. On this project's 2-core machine that embedded 274 code texts/s against 72 for
-ONNX Runtime fp32, with vectors at cosine >= 0.9999 to fp32 (mean 0.99999): inside the tolerance
-the export itself is held to against sentence-transformers, so the vectors keep the preset's name
-and share its embedding cache and slots. A CPU without those units runs f32 (96 texts/s here).
+bf16 by default. On this project's 2-core machine (bench/speed.py) that embedded 349 chunks/s
+against 93 for ONNX Runtime fp32, with vectors at cosine >= 0.9999 to fp32 (mean 0.99999): inside
+the tolerance the export itself is held to against sentence-transformers, so the vectors keep the
+preset's name and share its embedding cache and slots. A CPU without those units runs f32 (119
+chunks/s here, held to f32).
 
 Each (OpenVINO version, precision, export) is checked once against ONNX Runtime on probe texts,
 and the verdict is kept beside the export (`verdict_path`); compiled kernels are cached there too,
-which halves start-up (0.15 s instead of 0.3 s) for a one-query `quarry search`.
+which about halves start-up for a one-query `quarry search` (0.18 s instead of 0.33 s to load and
+answer, timed by hand once).
 
 `import openvino` also imports its model converter, which sends a usage event to Google Analytics
 from a forked process unless the user has opted out. codequarry needs only the runtime, and imports
