@@ -287,6 +287,17 @@ def test_a_slot_bound_to_a_model_that_does_not_load_names_the_way_out(sample_rep
         Searcher.open(sample_repo).search("upload", mode="dense")
 
 
+@pytest.mark.model
+def test_a_bad_backend_setting_is_an_input_error_not_advice_to_rebuild(sample_repo, monkeypatch):
+    from codequarry.errors import UserInputError
+
+    index_repository(sample_repo, model="minilm")
+    monkeypatch.setenv("QUARRY_BACKEND", "gpu")
+    with pytest.raises(UserInputError) as got:
+        Searcher.open(sample_repo).search("upload", mode="dense")
+    assert got.value.format_message() == "unknown backend 'gpu' (QUARRY_BACKEND: auto, torch, onnx, openvino)"
+
+
 def _cache_rows(repo) -> tuple[int, int]:
     conn = sqlite3.connect(repo / ".quarry" / "index.db")
     rows = conn.execute("SELECT count(*) FROM embeddings WHERE model = 'hash'").fetchone()[0]

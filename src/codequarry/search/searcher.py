@@ -8,7 +8,7 @@ import numpy as np
 
 from codequarry.domain import SearchResult
 from codequarry.embed.encoder import Encoder, load_encoder, truncate
-from codequarry.errors import CorruptIndexError, IndexMissingError, QuarryError, UserInputError
+from codequarry.errors import CorruptIndexError, IndexMissingError, MissingExtraError, ModelUnavailableError, UserInputError
 from codequarry.locate import locate_index_dir
 from codequarry.search import filters, fusion, lexical, ranking, rules
 from codequarry.store import vectors
@@ -69,7 +69,7 @@ class Searcher:
         if self._encoder is None:
             try:
                 self._encoder = load_encoder(self.slot["model"])
-            except QuarryError as exc:  # the slot's model does not load here: say how to rebuild it
+            except (ModelUnavailableError, MissingExtraError) as exc:  # the slot's model does not load here: say how to rebuild it
                 raise type(exc)(f"{exc.format_message()}; {unusable_model_hint(self.slot)}") from exc
         return self._encoder
 
